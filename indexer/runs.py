@@ -1,0 +1,87 @@
+"""ingest_runs rows: start a run, add a batch's counts and cursor, finish it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from papersift.models import IngestRun
+
+
+@dataclass
+class RunCounts:
+    """Counts of one run, also written to its ingest_runs row."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+
+def start_run(engine: Engine, *, source: str, target: str) -> int:
+    """Insert a running ingest_runs row in its own transaction; return its id."""
+    with engine.begin() as connection:
+        return connection.execute(
+            insert(IngestRun).values(source=source, target=target).returning(IngestRun.id)
+        ).scalar_one()
+
+
+def record_batch(connection: Connection, run_id: int, counts: RunCounts) -> None:
+    """Write the run's running totals and cursor inside the batch's transaction."""
+    connection.execute(
+        update(IngestRun)
+        .where(IngestRun.id == run_id)
+        .values(
+            read_count=counts.read,
+            inserted_count=counts.inserted,
+            updated_count=counts.updated,
+            unchanged_count=counts.unchanged,
+            rejected_count=counts.rejected,
+            cursor=counts.cursor,
+        )
+    )
+
+
+def finish_run(engine: Engine, run_id: int, counts: RunCounts, *, error: str | None = None) -> None:
+    """Mark the run succeeded (or failed with the error) with its final counts."""
+    with engine.begin() as connection:
+        record_batch(connection, run_id, counts)
+        connection.execute(
+            update(IngestRun)
+            .where(IngestRun.id == run_id)
+            .values(
+                status="failed" if error else "succeeded",
+                error=error,
+                finished_at=datetime.now(UTC),
+            )
+        )
+
+
+def interrupted_run(engine: Engine, *, source: str, target: str) -> tuple[int, dict[str, Any]] | None:
+    """(id, cursor) of the newest run of this source and target if it never finished, to resume."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(IngestRun.id, IngestRun.cursor, IngestRun.status)
+            .where(IngestRun.source == source, IngestRun.target == target)
+            .order_by(IngestRun.started_at.desc(), IngestRun.id.desc())
+            .limit(1)
+        ).first()
+    if row is None or row.status != "running":
+        return None
+    return row.id, row.cursor
+
+
+def mark_interrupted(engine: Engine, run_id: int, *, resumed_by: int) -> None:
+    """Close a run that was killed midway; the run that resumes it is named in its error."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(IngestRun)
+            .where(IngestRun.id == run_id)
+            .values(status="failed", error=f"interrupted; resumed by run {resumed_by}",
+                    finished_at=datetime.now(UTC))
+        )

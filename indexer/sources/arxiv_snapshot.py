@@ -1,0 +1,150 @@
+"""The arXiv metadata snapshot (Kaggle, JSON lines): one mapping, shared with the harvesters."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from indexer.files import iter_lines, printable_raw
+from indexer.records import PaperRecord, Reject, check_sizes
+from indexer.sources.fields import BadField, list_field, text_field, valid_text
+from papersift.ids import arxiv_abs_url, arxiv_pdf_url, parse_arxiv_id
+from papersift.normalize import format_author, split_author_list
+
+SOURCE = "arxiv-snapshot"
+
+
+def iter_snapshot(path: Path) -> Iterator[PaperRecord | Reject]:
+    """Stream a snapshot file (plain or .gz) as records and rejects, in constant memory."""
+    origin = str(path)
+    for line_number, raw in iter_lines(path):
+        locator = f"line {line_number}"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            yield _reject(origin, locator, f"invalid UTF-8 at byte {error.start}", raw)
+            continue
+        try:
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            yield _reject(origin, locator, f"not valid JSON: {error}", raw)
+            continue
+        if not isinstance(obj, dict):
+            yield _reject(origin, locator, f"expected a JSON object, got {type(obj).__name__}", raw)
+            continue
+        yield record_from_snapshot(obj, origin=origin, locator=locator, raw=raw)
+
+
+def record_from_snapshot(
+    obj: dict[str, Any], *, origin: str, locator: str, raw: bytes | str = b""
+) -> PaperRecord | Reject:
+    """Map one snapshot object (the schema of Cornell's arXiv metadata snapshot) to a record."""
+    key = obj.get("id") if isinstance(obj.get("id"), str) else None
+    try:
+        record = _map(obj)
+    except BadField as error:
+        return _reject(origin, locator, str(error), raw or orjson.dumps(obj), key)
+    too_big = check_sizes(record)
+    if too_big:
+        return _reject(origin, locator, too_big, raw or orjson.dumps(obj), key)
+    return record
+
+
+def _map(obj: dict[str, Any]) -> PaperRecord:
+    raw_id = text_field(obj, "id", required=True)
+    arxiv_id = parse_arxiv_id(raw_id)
+    if arxiv_id is None:
+        raise BadField(f"id {raw_id[:80]!r} is not an arXiv identifier")
+    title = text_field(obj, "title", required=True)
+    categories = (text_field(obj, "categories") or "").split()
+    versions = _versions(obj)
+    first_day = versions[0]["date"] if versions else None
+    update_day = _iso_date(text_field(obj, "update_date"))
+    last_day = update_day or (versions[-1]["date"] if versions else None)
+    return PaperRecord(
+        public_id=arxiv_id.public_id,
+        source="arxiv",
+        source_record_id=arxiv_id.id,
+        title_raw=title,
+        abstract_raw=text_field(obj, "abstract") or "",
+        authors=_authors(obj),
+        categories=categories,
+        primary_category=categories[0] if categories else None,
+        published_date=first_day,
+        updated_date=last_day,
+        announced_date=first_day,
+        versions=[{"version": v["version"], "created": v["created"]} for v in versions],
+        links={"abs": arxiv_abs_url(arxiv_id.id), "pdf": arxiv_pdf_url(arxiv_id.id)},
+        doi=text_field(obj, "doi"),
+        journal_ref=text_field(obj, "journal-ref"),
+        comments=text_field(obj, "comments"),
+        report_no=text_field(obj, "report-no"),
+        license=text_field(obj, "license"),
+        submitter=text_field(obj, "submitter"),
+    )
+
+
+def _authors(obj: dict[str, Any]) -> list[str]:
+    """Ordered display names, from authors_parsed when usable, else from the authors string."""
+    parsed = list_field(obj, "authors_parsed")
+    names: list[str] = []
+    for entry in parsed:
+        if not isinstance(entry, list) or not all(isinstance(part, str) for part in entry):
+            raise BadField("authors_parsed must be a list of [last, first, suffix] string lists")
+        parts = [valid_text(part, "authors_parsed") for part in entry[:3]]
+        name = format_author(*parts)
+        if name:
+            names.append(name)
+    if names:
+        return names
+    authors = text_field(obj, "authors")
+    return split_author_list(authors) if authors else []
+
+
+def _versions(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """[{version, created (as given), date}] in order; entries that cannot be dated are refused."""
+    versions = []
+    for entry in list_field(obj, "versions"):
+        if not isinstance(entry, dict):
+            raise BadField("versions must be a list of {version, created} objects")
+        version = text_field(entry, "version") or f"v{len(versions) + 1}"
+        created = text_field(entry, "created")
+        day = _rfc2822_date(created) if created else None
+        if created and day is None:
+            raise BadField(f"version {version}: unreadable date {created[:60]!r}")
+        versions.append({"version": version, "created": created, "date": day})
+    return versions
+
+
+def _rfc2822_date(value: str) -> date | None:
+    try:
+        return email.utils.parsedate_to_datetime(value).date()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _iso_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise BadField(f"update_date {value[:40]!r} is not YYYY-MM-DD") from None
+
+
+def _reject(
+    origin: str, locator: str, reason: str, raw: bytes | str, key: str | None = None
+) -> Reject:
+    return Reject(
+        source=SOURCE,
+        origin=origin,
+        locator=locator,
+        reason=reason,
+        raw=printable_raw(raw),
+        record_key=key,
+    )

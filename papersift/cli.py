@@ -1,0 +1,239 @@
+"""The `papersift` command. Thin: options → one call into indexer or service → summary → exit code.
+
+Exit codes: 0 done · 1 done, but records were rejected · 2 bad usage or unreadable input ·
+3 environment problem (database unreachable, schema outdated).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from papersift.errors import PapersiftError
+from papersift.log import configure_logging
+from papersift.settings import Settings, describe_settings, get_settings
+
+app = typer.Typer(help="papersift: search and recommendations over arXiv and conference papers.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The database: migrations and the embedded server.", no_args_is_help=True)
+import_app = typer.Typer(help="Import metadata files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+
+EXIT_OK, EXIT_REJECTS, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """Read settings once (unless a caller passed them as the context object) and configure logging."""
+    if isinstance(ctx.obj, Settings):
+        return
+    try:
+        settings = get_settings()
+    except ValueError as error:
+        typer.echo(f"error: invalid settings: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    configure_logging(settings.log_level)
+    ctx.obj = settings
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj
+
+
+def _fail(error: PapersiftError) -> typer.Exit:
+    typer.echo(f"error: {error.message}", err=True)
+    if error.hint:
+        typer.echo(f"hint: {error.hint}", err=True)
+    return typer.Exit(error.exit_code)
+
+
+def _engine(settings: Settings, *, check_schema: bool = True):
+    from papersift.db import check_schema_current, make_engine
+
+    engine = make_engine(settings)
+    if check_schema:
+        check_schema_current(engine)
+    return engine
+
+
+@app.command("config")
+def config_command(ctx: typer.Context) -> None:
+    """Print the effective settings (secrets masked)."""
+    for variable, value, description in describe_settings(_settings(ctx)):
+        typer.echo(f"{variable} = {value}\n    {description}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
+    """Migrate the database schema up to REVISION (default: the newest)."""
+    from papersift.db import schema_revisions, upgrade_schema
+
+    try:
+        engine = _engine(_settings(ctx), check_schema=False)
+        before, _ = schema_revisions(engine)
+        upgrade_schema(engine, revision)
+        after, _ = schema_revisions(engine)
+    except PapersiftError as error:
+        raise _fail(error) from None
+    typer.echo(f"db upgrade: schema {before or 'empty'} → {after}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(ctx: typer.Context, revision: str = typer.Argument(..., help="e.g. base")) -> None:
+    """Migrate the database schema down to REVISION."""
+    from papersift.db import downgrade_schema, schema_revisions
+
+    try:
+        engine = _engine(_settings(ctx), check_schema=False)
+        before, _ = schema_revisions(engine)
+        downgrade_schema(engine, revision)
+        after, _ = schema_revisions(engine)
+    except PapersiftError as error:
+        raise _fail(error) from None
+    typer.echo(f"db downgrade: schema {before or 'empty'} → {after or 'empty'}")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context) -> None:
+    """Say which PostgreSQL server is in use, whether it runs, and the schema revision."""
+    from papersift import embedded_pg
+    from papersift.db import schema_revisions
+    from papersift.settings import mask_value
+
+    settings = _settings(ctx)
+    if settings.uses_embedded_database:
+        state = embedded_pg.status(settings.pgdata_dir)
+        running = f"running (pid {state.pid})" if state.running else "stopped"
+        typer.echo(f"server: embedded PostgreSQL under {state.pgdata} · {running}")
+        if not state.running:
+            typer.echo("schema: unknown (server stopped; any papersift command starts it)")
+            return
+    else:
+        typer.echo(f"server: external, PAPERSIFT_DATABASE_URL = {mask_value(settings.database_url)}")
+    try:
+        current, head = schema_revisions(_engine(settings, check_schema=False))
+    except PapersiftError as error:
+        raise _fail(error) from None
+    verdict = "current" if current == head else "outdated: run papersift db upgrade"
+    typer.echo(f"schema: {current or 'empty'} (code needs {head}) · {verdict}")
+
+
+@db_app.command("stop")
+def db_stop(ctx: typer.Context) -> None:
+    """Stop the embedded PostgreSQL of this data directory."""
+    from papersift import embedded_pg
+
+    settings = _settings(ctx)
+    if not settings.uses_embedded_database:
+        typer.echo("db stop: PAPERSIFT_DATABASE_URL is set; papersift does not manage that server")
+        return
+    stopped = embedded_pg.stop(settings.pgdata_dir)
+    typer.echo(f"db stop: {'stopped' if stopped else 'was not running'} ({settings.pgdata_dir})")
+
+
+@import_app.command("arxiv-snapshot")
+def import_arxiv_snapshot(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="JSON lines, plain or .gz")],
+) -> None:
+    """Import the arXiv metadata snapshot (streamed in constant memory)."""
+    from indexer.sources.arxiv_snapshot import SOURCE, iter_snapshot
+
+    _run_import(_settings(ctx), SOURCE, str(file.resolve()), iter_snapshot(file))
+
+
+@import_app.command("paperlists")
+def import_paperlists(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="list files or folders of them")],
+) -> None:
+    """Import conference paper lists (paperlists JSON arrays, plain or .gz; files or folders)."""
+    from indexer.sources.paperlists import SOURCE, iter_paperlists
+
+    target = " ".join(str(p.resolve()) for p in paths)
+    _run_import(_settings(ctx), SOURCE, target, iter_paperlists(paths))
+
+
+def _run_import(settings: Settings, source: str, target: str, items) -> None:
+    from indexer.ingest import run_import
+    from papersift.progress import progress_bar
+
+    try:
+        engine = _engine(settings)
+        with progress_bar(f"import {source}") as bar:
+            summary = run_import(
+                engine, source=source, target=target, items=items,
+                batch_size=settings.import_batch_size, on_batch=bar.advance,
+            )
+    except PapersiftError as error:
+        raise _fail(error) from None
+    typer.echo(summary.line())
+    if summary.counts.rejected:
+        typer.echo(f"rejected records are in the rejects table (run {summary.run_id})", err=True)
+        raise typer.Exit(EXIT_REJECTS)
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the web UI and the REST API (refuses an outdated schema)."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = _settings(ctx)
+    try:
+        _engine(settings).dispose()
+    except PapersiftError as error:
+        raise _fail(error) from None
+    typer.echo(f"serving papersift on http://{host}:{port}", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    serve_site: Annotated[bool, typer.Option("--serve/--no-serve", help="serve after importing")] = True,
+) -> None:
+    """Start the database, migrate, import ../shared/data (unchanged records are skipped), serve."""
+    from indexer.sources.arxiv_snapshot import iter_snapshot
+    from indexer.sources.paperlists import iter_paperlists
+    from papersift.db import make_engine, upgrade_schema
+
+    settings = _settings(ctx)
+    try:
+        upgrade_schema(make_engine(settings))
+    except PapersiftError as error:
+        raise _fail(error) from None
+    arxiv_dir = settings.shared_data / "arxiv"
+    venue_dir = settings.shared_data / "venues" / "paperlists"
+    if not arxiv_dir.is_dir() or not venue_dir.is_dir():
+        typer.echo(f"error: {settings.shared_data} has no arxiv/ and venues/paperlists/", err=True)
+        typer.echo("hint: set PAPERSIFT_SHARED_DATA to the shared data folder", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    for path in sorted(arxiv_dir.glob("*.jsonl*")):
+        _run_import_keep_going(settings, "arxiv-snapshot", str(path.resolve()), iter_snapshot(path))
+    _run_import_keep_going(settings, "paperlists", str(venue_dir.resolve()), iter_paperlists([venue_dir]))
+    if serve_site:
+        serve(ctx, host=host, port=port)
+
+
+def _run_import_keep_going(settings: Settings, source: str, target: str, items) -> None:
+    try:
+        _run_import(settings, source, target, items)
+    except typer.Exit as done:
+        if done.exit_code not in (EXIT_OK, EXIT_REJECTS):
+            raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,51 @@
+"""Errors in domain words. The service maps each class to one HTTP status; the CLI to an exit code."""
+
+from __future__ import annotations
+
+
+class PapersiftError(Exception):
+    """Base class: a message that says what happened and, where possible, a hint that says what to do."""
+
+    code = "papersift_error"
+    exit_code = 3
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class UnreadableInput(PapersiftError):
+    """A whole input file cannot be read (missing, not a file, not gzip when named .gz)."""
+
+    code = "unreadable_input"
+    exit_code = 2
+
+
+class SchemaOutdated(PapersiftError):
+    """The database schema is older (or newer) than the code."""
+
+    code = "schema_outdated"
+
+
+class DatabaseUnavailable(PapersiftError):
+    """The database cannot be reached or started."""
+
+    code = "database_unavailable"
+
+
+class PaperNotFound(PapersiftError):
+    """No paper has the requested id."""
+
+    code = "paper_not_found"
+    exit_code = 2
+
+
+class InvalidQuery(PapersiftError):
+    """A search query or parameter the service cannot accept."""
+
+    code = "invalid_query"
+    exit_code = 2

@@ -1,0 +1,160 @@
+"""SQLAlchemy 2 tables. The schema changes only through Alembic (migrations/versions)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Title weighs most, then authors and keywords, then the abstract. Authors use the 'simple'
+# configuration so names are not stemmed.
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, coalesce(authors_text, '')), 'B') || "
+    "setweight(to_tsvector('english'::regconfig, coalesce(keywords_text, '')), 'B') || "
+    "setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'C')"
+)
+
+SOURCES = ("arxiv", "venue")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Paper(Base):
+    """One paper from one source. `id` is also the paper's id in the vector index."""
+
+    __tablename__ = "papers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(Text, unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_record_id: Mapped[str] = mapped_column(Text)
+
+    title: Mapped[str] = mapped_column(Text)
+    title_raw: Mapped[str] = mapped_column(Text)
+    title_key: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, server_default="")
+    abstract_raw: Mapped[str] = mapped_column(Text, server_default="")
+    authors: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    authors_text: Mapped[str] = mapped_column(Text, server_default="")
+    author_keys: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    keywords_text: Mapped[str] = mapped_column(Text, server_default="")
+
+    categories: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    primary_category: Mapped[str | None] = mapped_column(Text)
+    venue: Mapped[str | None] = mapped_column(Text)
+    venue_slug: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
+    track: Mapped[str | None] = mapped_column(Text)
+    status_raw: Mapped[str | None] = mapped_column(Text)
+    is_published: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    tldr: Mapped[str | None] = mapped_column(Text)
+    primary_area: Mapped[str | None] = mapped_column(Text)
+
+    published_date: Mapped[date | None] = mapped_column(Date)
+    updated_date: Mapped[date | None] = mapped_column(Date)
+    announced_date: Mapped[date | None] = mapped_column(Date)
+    versions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    links: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+
+    doi: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    comments: Mapped[str | None] = mapped_column(Text)
+    report_no: Mapped[str | None] = mapped_column(Text)
+    license: Mapped[str | None] = mapped_column(Text)
+    submitter: Mapped[str | None] = mapped_column(Text)
+
+    record_hash: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(Text)
+    search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("source IN ('arxiv', 'venue')", name="source"),
+        Index("ix_papers_search_vector", "search_vector", postgresql_using="gin"),
+        Index(
+            "ix_papers_title_key_trgm",
+            "title_key",
+            postgresql_using="gin",
+            postgresql_ops={"title_key": "gin_trgm_ops"},
+        ),
+        Index("ix_papers_author_keys", "author_keys", postgresql_using="gin"),
+        Index("ix_papers_categories", "categories", postgresql_using="gin"),
+        Index("ix_papers_primary_category_announced", "primary_category", "announced_date"),
+        Index("ix_papers_venue_slug_year", "venue_slug", "year"),
+        Index("ix_papers_published_date", "published_date"),
+    )
+
+
+class IngestRun(Base):
+    """One run of an importer or harvester: what it read and wrote, and where to resume."""
+
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="running")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    inserted_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    updated_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    unchanged_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    rejected_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+        Index("ix_ingest_runs_source_started_at", "source", "started_at"),
+    )
+
+
+class Reject(Base):
+    """A record a source refused, with the reason and the raw text: nothing is silently dropped."""
+
+    __tablename__ = "rejects"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("ingest_runs.id", ondelete="SET NULL")
+    )
+    source: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(Text)
+    locator: Mapped[str] = mapped_column(Text)
+    record_key: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("source", "origin", "locator", name="uq_rejects_location"),)

@@ -1,0 +1,48 @@
+"""The FastAPI application factory: everything is built from the settings given."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from papersift.db import check_schema_current, make_engine, make_sessionmaker
+from papersift.settings import Settings
+from service.api import papers
+from service.errors import install_error_handlers
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app. The lifespan opens the engine (or uses the one given) and refuses an
+    outdated schema."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        app.state.engine = engine or make_engine(settings)
+        check_schema_current(app.state.engine)
+        app.state.sessions = make_sessionmaker(app.state.engine)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="papersift",
+        version="0.1.0",
+        description="Search and recommendations over arXiv listings and conference papers.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(papers.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,136 @@
+"""Shared fixtures: a real embedded PostgreSQL for the whole run, a fresh migrated database per
+test (cloned from a template), settings, the CLI runner and the real data folder."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from papersift import embedded_pg
+from papersift.db import make_engine, upgrade_schema
+from papersift.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DB = "papersift_template"
+_database_numbers = itertools.count(1)
+
+
+def shared_data_dir() -> Path:
+    """The real data folder: PAPERSIFT_SHARED_DATA or ../shared/data beside the repo."""
+    configured = os.environ.get("PAPERSIFT_SHARED_DATA")
+    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+    if not (path / "arxiv").is_dir():
+        pytest.fail(f"real data not found at {path}: set PAPERSIFT_SHARED_DATA to ../shared/data")
+    return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return shared_data_dir()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An embedded PostgreSQL started once for the run (stopped at the end); its admin URL."""
+    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
+    embedded_pg.ensure_running(pgdata)
+    state = embedded_pg.status(pgdata)
+    yield f"postgresql://postgres@/postgres?host={state.socket_dir}"
+    embedded_pg.stop(pgdata)
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_admin_url: str) -> str:
+    """A database migrated to head by Alembic, cloned for every test."""
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    url = _database_url(pg_admin_url, TEMPLATE_DB)
+    engine = make_engine(Settings(_env_file=None), url=url)
+    upgrade_schema(engine)
+    engine.dispose()
+    return url
+
+
+def create_database(pg_admin_url: str, *, template: str | None = TEMPLATE_DB) -> str:
+    """A new database (a clone of the migrated template, or empty); returns its psycopg URL."""
+    name = f"test_{os.getpid()}_{next(_database_numbers)}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    return _database_url(pg_admin_url, name)
+
+
+def drop_database(pg_admin_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    host = admin_url.split("?", 1)[1]
+    return f"postgresql+psycopg://postgres@/{name}?{host}"
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_url: str) -> Iterator[str]:
+    """A fresh database at the schema head, dropped after the test."""
+    url = create_database(pg_admin_url)
+    yield url
+    drop_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, shared_data: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        data_dir=tmp_path / "var",
+        shared_data=shared_data,
+        import_batch_size=500,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+class Cli:
+    """Runs `papersift` in-process with the given settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str):
+        from papersift.cli import app
+
+        return self.runner.invoke(app, [str(a) for a in args], obj=self.settings)
+
+
+@pytest.fixture
+def cli(settings: Settings) -> Cli:
+    return Cli(settings)
+
+
+@pytest.fixture
+def client_for(settings: Settings):
+    """Make a TestClient over create_app(settings); use it in a `with` block so the lifespan runs."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    def make(app_settings: Settings | None = None) -> TestClient:
+        return TestClient(create_app(app_settings or settings))
+
+    return make

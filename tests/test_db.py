@@ -1,0 +1,85 @@
+"""Migrations round trip; `papersift db upgrade/status/stop` with and without PAPERSIFT_DATABASE_URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from papersift import embedded_pg
+from papersift.db import downgrade_schema, make_engine, schema_revisions, upgrade_schema
+from papersift.settings import Settings
+from tests.conftest import Cli, create_database, drop_database
+
+TABLES = {"alembic_version", "ingest_runs", "papers", "rejects"}
+
+
+def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):
+    url = create_database(pg_admin_url, template=None)
+    engine = make_engine(Settings(_env_file=None), url=url)
+    try:
+        assert set(inspect(engine).get_table_names()) == set()
+        upgrade_schema(engine)
+        assert set(inspect(engine).get_table_names()) == TABLES
+        current, head = schema_revisions(engine)
+        assert current == head == "0001"
+        indexes = {ix["name"] for ix in inspect(engine).get_indexes("papers")}
+        assert {"ix_papers_search_vector", "ix_papers_title_key_trgm"} <= indexes
+
+        downgrade_schema(engine, "base")
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+        assert schema_revisions(engine)[0] is None
+
+        upgrade_schema(engine)
+        assert set(inspect(engine).get_table_names()) == TABLES
+    finally:
+        engine.dispose()
+        drop_database(pg_admin_url, url)
+
+
+def test_db_status_names_the_external_server_and_schema(cli, database_url):
+    result = cli("db", "status")
+    assert result.exit_code == 0, result.output
+    assert "server: external, PAPERSIFT_DATABASE_URL = postgresql+psycopg://postgres@/test_" in result.output
+    assert "schema: 0001 (code needs 0001) · current" in result.output
+
+
+def test_db_status_reports_an_outdated_schema_with_the_fix(pg_admin_url, tmp_path):
+    url = create_database(pg_admin_url, template=None)
+    try:
+        cli = Cli(Settings(_env_file=None, database_url=url, data_dir=tmp_path))
+        result = cli("db", "status")
+        assert "schema: empty (code needs 0001) · outdated: run papersift db upgrade" in result.output
+        upgraded = cli("db", "upgrade")
+        assert upgraded.exit_code == 0, upgraded.output
+        assert "db upgrade: schema empty → 0001" in upgraded.output
+    finally:
+        drop_database(pg_admin_url, url)
+
+
+def test_embedded_server_starts_under_its_data_dir_is_reused_and_stops(tmp_path: Path):
+    settings = Settings(_env_file=None, data_dir=tmp_path / "var")
+    cli = Cli(settings)
+    try:
+        stopped = cli("db", "status")
+        assert f"server: embedded PostgreSQL under {tmp_path / 'var' / 'pgdata'} · stopped" in stopped.output
+
+        assert cli("db", "upgrade").exit_code == 0
+        running = cli("db", "status")
+        pid = embedded_pg.status(settings.pgdata_dir).pid
+        assert f"· running (pid {pid})" in running.output
+        assert "schema: 0001 (code needs 0001) · current" in running.output
+
+        other = Settings(_env_file=None, data_dir=tmp_path / "other")
+        other_url = embedded_pg.ensure_running(other.pgdata_dir)
+        assert embedded_pg.status(other.pgdata_dir).pid != pid  # never a shared server
+        assert str(other.pgdata_dir) in other_url
+        embedded_pg.stop(other.pgdata_dir)
+
+        again = cli("db", "upgrade")  # reuses the running server
+        assert embedded_pg.status(settings.pgdata_dir).pid == pid
+        assert "db upgrade: schema 0001 → 0001" in again.output
+    finally:
+        result = cli("db", "stop")
+    assert f"db stop: stopped ({settings.pgdata_dir})" in result.output
+    assert not embedded_pg.status(settings.pgdata_dir).running
