@@ -177,6 +177,52 @@ def _run_import(settings: Settings, source: str, target: str, items) -> None:
         raise typer.Exit(EXIT_REJECTS)
 
 
+@app.command("index")
+def index_command(
+    ctx: typer.Context,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild the index from all vectors")] = False,
+) -> None:
+    """Embed papers whose text changed (resumable), then build and publish the faiss index."""
+    from indexer.build import build_and_publish
+    from indexer.embed import count_stale, embed_stale
+    from papersift.embedding import load_embedder
+    from papersift.progress import progress_bar
+
+    settings = _settings(ctx)
+    try:
+        engine = _engine(settings)
+        stale = count_stale(engine, model=settings.model)
+        embedded = None
+        if stale:
+            embedder = load_embedder(settings.model, backend=settings.embedding_backend,
+                                     cache_dir=settings.model_cache_dir,
+                                     calibration_texts=_calibration_texts(engine))
+            with progress_bar("embed", total=stale, unit="doc") as bar:
+                embedded = embed_stale(engine, embedder, model=settings.model,
+                                       batch_size=settings.embed_batch_size, on_batch=bar.advance)
+        built = build_and_publish(engine, settings, backend=settings.embedding_backend,
+                                  force_full=rebuild)
+    except PapersiftError as error:
+        raise _fail(error) from None
+    m = built.manifest
+    embed_part = (f"embedded {embedded.embedded:,} · {embedded.rate:,.1f} doc/s · {embedded.seconds:.1f} s"
+                  if embedded else "embedded 0 (all current)")
+    typer.echo(f"index: {embed_part} · {built.mode} {m.index_type} index of {m.count:,} vectors "
+               f"(generation {m.generation}, {built.seconds:.1f} s) · {settings.index_dir}")
+
+
+def _calibration_texts(engine, limit: int = 300) -> list[str]:
+    """Real titles and abstracts for int8 calibration (used only by openvino-int8, once)."""
+    from sqlalchemy import text
+
+    from papersift.embedding import document_text
+
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT title, abstract FROM papers WHERE is_published ORDER BY id LIMIT :n"), {"n": limit})
+        return [document_text(r.title, r.abstract) for r in rows]
+
+
 @app.command("serve")
 def serve(
     ctx: typer.Context,
@@ -204,7 +250,7 @@ def demo(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     serve_site: Annotated[bool, typer.Option("--serve/--no-serve", help="serve after importing")] = True,
 ) -> None:
-    """Start the database, migrate, import ../shared/data (unchanged records are skipped), serve."""
+    """Start the database, migrate, import ../shared/data, embed and index, serve (reuses what is there)."""
     from indexer.sources.arxiv_snapshot import iter_snapshot
     from indexer.sources.paperlists import iter_paperlists
     from papersift.db import make_engine, upgrade_schema
@@ -223,6 +269,7 @@ def demo(
     for path in sorted(arxiv_dir.glob("*.jsonl*")):
         _run_import_keep_going(settings, "arxiv-snapshot", str(path.resolve()), iter_snapshot(path))
     _run_import_keep_going(settings, "paperlists", str(venue_dir.resolve()), iter_paperlists([venue_dir]))
+    index_command(ctx, rebuild=False)
     if serve_site:
         serve(ctx, host=host, port=port)
 

@@ -49,3 +49,21 @@ class InvalidQuery(PapersiftError):
 
     code = "invalid_query"
     exit_code = 2
+
+
+class IndexNotReady(PapersiftError):
+    """No vector index has been published yet for the configured model."""
+
+    code = "index_not_ready"
+
+
+class IndexModelMismatch(PapersiftError):
+    """The published index was built with another model than the one configured."""
+
+    code = "index_model_mismatch"
+
+
+class EmbeddingUnavailable(PapersiftError):
+    """The embedding model or backend cannot be loaded."""
+
+    code = "embedding_unavailable"

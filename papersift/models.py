@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Text,
     UniqueConstraint,
@@ -158,3 +159,19 @@ class Reject(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (UniqueConstraint("source", "origin", "locator", name="uq_rejects_location"),)
+
+
+class PaperEmbedding(Base):
+    """A paper's vector under one model, and the content hash it was computed from."""
+
+    __tablename__ = "paper_embeddings"
+
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_hash: Mapped[str] = mapped_column(Text)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    embedded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_paper_embeddings_paper_id", "paper_id"),)

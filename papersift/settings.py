@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     import_batch_size: int = Field(
         default=2000, ge=1, le=100_000, description="Records written per transaction on import."
     )
+    embedding_backend: str = Field(
+        default="onnx",
+        description="How documents and queries are embedded: torch, onnx, onnx-int8 or "
+        "openvino-int8 (see bench/embed.py and DECISIONS.md for which to use on which CPU).",
+    )
+    embed_batch_size: int = Field(
+        default=64, ge=1, le=4096, description="Papers embedded (and committed) per batch."
+    )
+    index_exact_max: int = Field(
+        default=250_000, ge=0,
+        description="Up to this many vectors the faiss index is exact (Flat); above, HNSW tuned to "
+        "recall@10 >= 0.95.",
+    )
+    index_reload_seconds: float = Field(
+        default=5.0, ge=0.1, description="How often the service looks for a newly published index."
+    )
     log_level: str = Field(default="INFO", description="Logging level (DEBUG, INFO, WARNING, ...).")
 
     @field_validator("database_url", mode="before")
@@ -67,6 +83,14 @@ class Settings(BaseSettings):
     def _resolve_path(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("embedding_backend")
+    @classmethod
+    def _check_backend(cls, value: str) -> str:
+        backends = ("torch", "onnx", "onnx-int8", "openvino-int8")
+        if value not in backends:
+            raise ValueError(f"PAPERSIFT_EMBEDDING_BACKEND: {value!r} is not one of {', '.join(backends)}")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -87,8 +111,14 @@ class Settings(BaseSettings):
 
     @property
     def index_dir(self) -> Path:
-        """Where vector and keyword indexes are published."""
-        return self.data_dir / "index"
+        """Where the vector index of the configured model is published."""
+        slug = "".join(c if c.isalnum() else "-" for c in self.model).strip("-")
+        return self.data_dir / "index" / slug
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where exported (ONNX, OpenVINO) models are kept."""
+        return self.data_dir / "models"
 
 
 def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:

@@ -10,8 +10,9 @@ from sqlalchemy import Engine
 
 from papersift.db import check_schema_current, make_engine, make_sessionmaker
 from papersift.settings import Settings
-from service.api import papers
+from service.api import index, papers
 from service.errors import install_error_handlers
+from service.index_holder import IndexHolder
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -24,9 +25,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.engine = engine or make_engine(settings)
         check_schema_current(app.state.engine)
         app.state.sessions = make_sessionmaker(app.state.engine)
+        app.state.index = IndexHolder(settings.index_dir, model=settings.model,
+                                      reload_seconds=settings.index_reload_seconds)
+        app.state.index.start()
         try:
             yield
         finally:
+            app.state.index.stop()
             if owned:
                 app.state.engine.dispose()
 
@@ -39,6 +44,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(papers.router)
+    app.include_router(index.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from service.index_holder import IndexHolder
+
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session for one request; reads never commit."""
@@ -16,3 +18,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_index_holder(request: Request) -> IndexHolder:
+    """The service's IndexHolder."""
+    return request.app.state.index
+
+
+IndexDep = Annotated[IndexHolder, Depends(get_index_holder)]

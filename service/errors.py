@@ -8,6 +8,9 @@ from fastapi.responses import JSONResponse
 
 from papersift.errors import (
     DatabaseUnavailable,
+    EmbeddingUnavailable,
+    IndexModelMismatch,
+    IndexNotReady,
     InvalidQuery,
     PaperNotFound,
     PapersiftError,
@@ -19,6 +22,9 @@ STATUS_BY_ERROR: dict[type[PapersiftError], int] = {
     PaperNotFound: 404,
     DatabaseUnavailable: 503,
     SchemaOutdated: 503,
+    IndexNotReady: 503,
+    IndexModelMismatch: 503,
+    EmbeddingUnavailable: 503,
 }
 
 

@@ -38,3 +38,16 @@ class StatsPublic(BaseModel):
 
     total: int
     sources: list[SourceCount]
+
+
+class RelatedPaperPublic(PaperPublic):
+    """A related paper with its similarity (cosine, 1 is identical)."""
+
+    score: float
+
+
+class RelatedPublic(BaseModel):
+    """Papers nearest in meaning to `id`."""
+
+    id: str
+    results: list[RelatedPaperPublic]

@@ -134,3 +134,17 @@ def client_for(settings: Settings):
         return TestClient(create_app(app_settings or settings))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Exported models shared by every test of the run (the export happens once)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture
+def index_settings(settings: Settings, model_cache: Path) -> Settings:
+    """Settings whose data_dir shares the run's exported models; fast index reloads."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "models").symlink_to(model_cache, target_is_directory=True)
+    return settings.model_copy(update={"index_reload_seconds": 0.2, "embed_batch_size": 32})

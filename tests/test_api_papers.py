@@ -42,12 +42,12 @@ def test_service_refuses_an_outdated_schema(pg_admin_url, tmp_path, client_for):
     url = create_database(pg_admin_url, template=None)
     try:
         settings = Settings(_env_file=None, database_url=url, data_dir=tmp_path)
-        with pytest.raises(SchemaOutdated, match="code needs 0001"):
+        with pytest.raises(SchemaOutdated, match="code needs 0002"):
             with client_for(settings):
                 pass
         result = Cli(settings)("serve", "--port", "8765")
         assert result.exit_code == 3
-        assert "database schema is at nothing (empty database), code needs 0001" in result.output
+        assert "database schema is at nothing (empty database), code needs 0002" in result.output
         assert "hint: run: papersift db upgrade" in result.output
     finally:
         drop_database(pg_admin_url, url)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
-from papersift.errors import PaperNotFound
+from papersift.errors import IndexNotReady, PaperNotFound
 from papersift.ids import parse_public_id
 from papersift.models import Paper
-from service.deps import SessionDep
-from service.schemas import PaperPublic, SourceCount, StatsPublic
+from service.deps import IndexDep, SessionDep
+from service.schemas import (
+    PaperPublic,
+    RelatedPaperPublic,
+    RelatedPublic,
+    SourceCount,
+    StatsPublic,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["papers"])
 
@@ -35,15 +43,40 @@ def to_public(paper: Paper) -> PaperPublic:
     )
 
 
-@router.get("/papers/{paper_id:path}", response_model=PaperPublic)
-def get_paper(paper_id: str, session: SessionDep) -> PaperPublic:
-    """A paper by public id (`arxiv:2503.11731`), bare arXiv id, or arXiv / OpenReview URL."""
+def find_paper(session, paper_id: str) -> Paper:
+    """The paper with this public id, bare arXiv id or URL; PaperNotFound otherwise."""
     public_id = parse_public_id(paper_id) or paper_id
     paper = session.scalar(select(Paper).where(Paper.public_id == public_id))
     if paper is None:
         raise PaperNotFound(f"no paper with id {paper_id!r}",
                             hint="ids look like arxiv:2503.11731 or openreview:<forum id>")
-    return to_public(paper)
+    return paper
+
+
+@router.get("/papers/{paper_id:path}/related", response_model=RelatedPublic)
+def get_related(
+    paper_id: str, session: SessionDep, holder: IndexDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="how many papers")] = 10,
+) -> RelatedPublic:
+    """The papers nearest to this one in meaning (published papers only, itself excluded)."""
+    paper = find_paper(session, paper_id)
+    index = holder.current()
+    vector = index.reconstruct(paper.id)
+    if vector is None:
+        raise IndexNotReady(f"{paper.public_id} is not in the index yet", hint="run: papersift index")
+    scores, ids = index.search(vector, limit + 10)
+    ranked = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0 and i != paper.id]
+    rows = {p.id: p for p in session.scalars(
+        select(Paper).where(Paper.id.in_([i for i, _ in ranked]), Paper.is_published))}
+    results = [RelatedPaperPublic(**to_public(rows[i]).model_dump(), score=round(s, 4))
+               for i, s in ranked if i in rows][:limit]
+    return RelatedPublic(id=paper.public_id, results=results)
+
+
+@router.get("/papers/{paper_id:path}", response_model=PaperPublic)
+def get_paper(paper_id: str, session: SessionDep) -> PaperPublic:
+    """A paper by public id (`arxiv:2503.11731`), bare arXiv id, or arXiv / OpenReview URL."""
+    return to_public(find_paper(session, paper_id))
 
 
 @router.get("/stats", response_model=StatsPublic)

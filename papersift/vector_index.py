@@ -1,0 +1,191 @@
+"""The faiss index file and its manifest: build, tune, publish atomically, load, search.
+
+Layout under the index directory: `vectors-<generation>.faiss` and `manifest.json`, which names the
+current file. Publishing writes the new file and a new manifest beside the old ones (temp file,
+fsync, rename), so a reader always sees a complete index; the previous file is kept one generation
+for readers still loading it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from papersift.errors import IndexModelMismatch, IndexNotReady
+
+MANIFEST = "manifest.json"
+EF_SEARCH_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+TARGET_RECALL = 0.95
+
+
+@dataclass
+class Manifest:
+    """What a published index holds and how it was made."""
+
+    model: str
+    backend: str
+    dimension: int
+    count: int
+    index_type: str  # "flat" | "hnsw"
+    file: str
+    generation: int
+    built_at: str
+    build_seconds: float
+    watermark: str  # newest embedded_at the index reflects
+    hnsw_m: int | None = None
+    ef_search: int | None = None
+    measured_recall_at_10: float | None = None
+
+
+def build_index(
+    ids: np.ndarray, vectors: np.ndarray, *, exact_max: int, hnsw_m: int = 32,
+    ef_construction: int = 80,
+):
+    """Exact inner-product index up to `exact_max` vectors, HNSW above. Returns
+    (index, index_type, ef_search, measured recall@10)."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    if len(ids) <= exact_max:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        index.add_with_ids(vectors, ids)
+        return index, "flat", None, 1.0
+    hnsw = faiss.IndexHNSWFlat(dimension, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = ef_construction
+    index = faiss.IndexIDMap2(hnsw)
+    index.add_with_ids(vectors, ids)
+    ef_search, recall = tune_ef_search(index, ids, vectors)
+    return index, "hnsw", ef_search, recall
+
+
+def tune_ef_search(index, ids: np.ndarray, vectors: np.ndarray, *, queries: int = 300,
+                   seed: int = 7) -> tuple[int, float]:
+    """The smallest efSearch whose recall@10 against exact search reaches TARGET_RECALL, measured
+    on stored vectors used as queries (slightly perturbed so they are not in the index verbatim)."""
+    import faiss
+
+    rng = np.random.default_rng(seed)
+    sample = vectors[rng.choice(len(vectors), size=min(queries, len(vectors)), replace=False)]
+    sample = sample + rng.normal(0, 0.02, sample.shape).astype(np.float32)
+    sample /= np.linalg.norm(sample, axis=1, keepdims=True)
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth_rows = exact.search(sample, 10)
+    truth = ids[truth_rows]
+    hnsw = faiss.downcast_index(index.index)
+    recall = 0.0
+    for ef in EF_SEARCH_STEPS:
+        hnsw.hnsw.efSearch = ef
+        _, found = index.search(sample, 10)
+        recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)]))
+        if recall >= TARGET_RECALL:
+            return ef, recall
+    return EF_SEARCH_STEPS[-1], recall
+
+
+def publish_index(index, manifest: Manifest, directory: Path) -> Path:
+    """Write the index file and then the manifest atomically (temp, fsync, rename); drop files
+    older than the previous generation. Returns the manifest path."""
+    import faiss
+
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / manifest.file
+    temporary = target.with_suffix(".tmp")
+    faiss.write_index(index, str(temporary))
+    _fsync(temporary)
+    temporary.replace(target)
+    manifest_path = directory / MANIFEST
+    temporary_manifest = directory / (MANIFEST + ".tmp")
+    temporary_manifest.write_text(json.dumps(asdict(manifest), indent=2))
+    _fsync(temporary_manifest)
+    temporary_manifest.replace(manifest_path)
+    _fsync_directory(directory)
+    for old in directory.glob("vectors-*.faiss"):
+        generation = int(old.stem.split("-")[1])
+        if generation < manifest.generation - 1:
+            old.unlink(missing_ok=True)
+    return manifest_path
+
+
+def read_manifest(directory: Path) -> Manifest | None:
+    """The published manifest, or None when nothing is published."""
+    path = directory / MANIFEST
+    if not path.exists():
+        return None
+    return Manifest(**json.loads(path.read_text()))
+
+
+def new_manifest(*, model: str, backend: str, index, index_type: str, previous: Manifest | None,
+                 build_seconds: float, watermark: str, ef_search: int | None,
+                 recall: float | None, hnsw_m: int | None) -> Manifest:
+    generation = (previous.generation + 1) if previous else 1
+    return Manifest(
+        model=model, backend=backend, dimension=index.d, count=index.ntotal, index_type=index_type,
+        file=f"vectors-{generation}.faiss", generation=generation,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"), build_seconds=round(build_seconds, 3),
+        watermark=watermark, hnsw_m=hnsw_m, ef_search=ef_search,
+        measured_recall_at_10=None if recall is None else round(recall, 4),
+    )
+
+
+@dataclass
+class LoadedIndex:
+    """A loaded index with its manifest; searched by the service."""
+
+    manifest: Manifest
+    index: object
+    loaded_at: float
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, paper ids) of the k nearest vectors; ids are -1 where fewer exist."""
+        import faiss
+
+        params = None
+        if self.manifest.index_type == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=max(self.manifest.ef_search or 64, k))
+        scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
+        return scores[0], ids[0]
+
+    def reconstruct(self, paper_id: int) -> np.ndarray | None:
+        """The stored vector of a paper, or None when the index does not hold it."""
+        try:
+            return self.index.reconstruct(int(paper_id))
+        except RuntimeError:
+            return None
+
+
+def load_index(directory: Path, *, model: str) -> LoadedIndex:
+    """Load the published index, refusing one built with another model."""
+    import faiss
+
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise IndexNotReady(f"no index published under {directory}", hint="run: papersift index")
+    if manifest.model != model:
+        raise IndexModelMismatch(
+            f"the index under {directory} was built with model {manifest.model!r}, "
+            f"but PAPERSIFT_MODEL is {model!r}",
+            hint=f"run `papersift index` to build one for {model!r}, or set "
+            f"PAPERSIFT_MODEL={manifest.model}",
+        )
+    index = faiss.read_index(str(directory / manifest.file))
+    return LoadedIndex(manifest=manifest, index=index, loaded_at=time.time())
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,189 @@
+"""`papersift index`: embeddings stored and resumable, faiss index built, published and reloaded."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select, text
+
+from indexer.embed import embed_stale
+from papersift.embedding import load_embedder
+from papersift.models import PaperEmbedding
+from papersift.vector_index import read_manifest
+from tests.conftest import Cli
+
+SAMPLE = "kaggle-snapshot-sample-200.jsonl"
+
+
+def _lines(shared_data, count=200):
+    return (shared_data / "arxiv" / SAMPLE).read_text().splitlines()[:count]
+
+
+def _write(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def indexed(index_settings, shared_data):
+    """200 real papers imported and indexed; returns the CLI."""
+    cli = Cli(index_settings)
+    assert cli("import", "arxiv-snapshot", shared_data / "arxiv" / SAMPLE).exit_code == 0
+    result = cli("index")
+    assert result.exit_code == 0, result.output
+    assert "index: embedded 200 · " in result.output
+    assert "full flat index of 200 vectors (generation 1" in result.output
+    return cli
+
+
+def test_index_publishes_a_manifest_and_a_second_run_embeds_nothing(indexed, index_settings):
+    manifest = read_manifest(index_settings.index_dir)
+    assert (manifest.model, manifest.dimension, manifest.count, manifest.index_type) == (
+        "all-MiniLM-L6-v2", 384, 200, "flat")
+    assert manifest.backend == "onnx"
+    assert (index_settings.index_dir / manifest.file).exists()
+
+    again = indexed("index")
+
+    assert "index: embedded 0 (all current) · unchanged flat index of 200 vectors (generation 1" in again.output
+
+
+def test_changed_text_is_reembedded_and_new_papers_are_added_incrementally(indexed, index_settings,
+                                                                            shared_data, engine, tmp_path):
+    lines = _lines(shared_data)
+    changed = json.loads(lines[0])
+    changed["abstract"] = "A completely different abstract about protein folding."
+    indexed("import", "arxiv-snapshot", _write(tmp_path / "changed.jsonl", [json.dumps(changed)]))
+
+    rebuilt = indexed("index")
+    assert "embedded 1 · " in rebuilt.output
+    assert "full flat index of 200 vectors (generation 2" in rebuilt.output
+
+    new = []
+    for number in range(1, 4):
+        record = json.loads(lines[number])
+        record["id"] = f"2601.0000{number}"
+        record["title"] = f"A new paper number {number}"
+        new.append(json.dumps(record))
+    indexed("import", "arxiv-snapshot", _write(tmp_path / "new.jsonl", new))
+
+    added = indexed("index")
+    assert "embedded 3 · " in added.output
+    assert "incremental flat index of 203 vectors (generation 3" in added.output
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(PaperEmbedding)).scalar_one() == 203
+
+
+def test_a_killed_embedding_run_resumes_with_only_the_rest(index_settings, shared_data, engine, cli):
+    cli("import", "arxiv-snapshot", shared_data / "arxiv" / SAMPLE)
+    embedder = load_embedder(index_settings.model, backend="onnx", cache_dir=index_settings.model_cache_dir)
+    batches = []
+
+    def dies_after_two_batches(size):
+        batches.append(size)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        embed_stale(engine, embedder, model=index_settings.model, batch_size=25,
+                    on_batch=dies_after_two_batches)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(PaperEmbedding)).scalar_one() == 50
+
+    rest = embed_stale(engine, embedder, model=index_settings.model, batch_size=25)
+
+    assert (rest.stale, rest.embedded) == (150, 150)
+
+
+def test_exported_backend_gives_the_same_vectors_as_sentence_transformers(index_settings):
+    texts = ["Graph neural networks for molecule property prediction.",
+             "We propose a diffusion model for $\\mathcal{O}(n)$ image synthesis."]
+    onnx = load_embedder(index_settings.model, backend="onnx", cache_dir=index_settings.model_cache_dir)
+    torch = load_embedder(index_settings.model, backend="torch", cache_dir=index_settings.model_cache_dir)
+    a, b = onnx.encode(texts), torch.encode(texts)
+    assert a.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert np.all(np.sum(a * b, axis=1) > 0.9999)
+
+
+def test_related_papers_are_nearest_first_and_exclude_the_paper(indexed, client_for, index_settings):
+    with client_for(index_settings) as client:
+        response = client.get("/api/v1/papers/arxiv:0704.0001/related", params={"limit": 5})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert len(results) == 5
+    assert "arxiv:0704.0001" not in [r["id"] for r in results]
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 < s < 1 for s in scores)
+
+
+def test_unpublished_papers_never_come_back(indexed, client_for, index_settings, engine):
+    with client_for(index_settings) as client:
+        first = client.get("/api/v1/papers/arxiv:0704.0001/related", params={"limit": 3}).json()
+        hidden = first["results"][0]["id"]
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE papers SET is_published = false WHERE public_id = :id"), {"id": hidden})
+        second = client.get("/api/v1/papers/arxiv:0704.0001/related", params={"limit": 3}).json()
+    assert hidden not in [r["id"] for r in second["results"]]
+    assert [r["id"] for r in second["results"]][:2] == [r["id"] for r in first["results"]][1:]
+
+
+def test_service_swaps_in_a_new_index_without_a_failed_request(indexed, client_for, index_settings,
+                                                               shared_data, tmp_path):
+    failures, done = [], threading.Event()
+    with client_for(index_settings) as client:
+        assert client.get("/api/v1/index").json()["generation"] == 1
+
+        def hammer():
+            while not done.is_set():
+                response = client.get("/api/v1/papers/arxiv:0704.0002/related", params={"limit": 5})
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+
+        worker = threading.Thread(target=hammer)
+        worker.start()
+        record = json.loads(_lines(shared_data, 1)[0])
+        record["id"], record["title"] = "2601.00042", "Sparsity certifying graph decompositions revisited"
+        indexed("import", "arxiv-snapshot", _write(tmp_path / "one.jsonl", [json.dumps(record)]))
+        assert "incremental flat index of 201 vectors (generation 2" in indexed("index").output
+        deadline = time.monotonic() + 10
+        while client.get("/api/v1/index").json()["generation"] != 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        done.set()
+        worker.join()
+        status = client.get("/api/v1/index").json()
+    assert (status["generation"], status["count"]) == (2, 201)
+    assert failures == []
+
+
+def test_large_corpora_get_an_hnsw_index_tuned_to_the_recall_floor(index_settings, shared_data):
+    settings = index_settings.model_copy(update={"index_exact_max": 50})
+    cli = Cli(settings)
+    cli("import", "arxiv-snapshot", shared_data / "arxiv" / SAMPLE)
+    result = cli("index")
+    assert "full hnsw index of 200 vectors" in result.output
+    manifest = read_manifest(settings.index_dir)
+    assert manifest.index_type == "hnsw"
+    assert manifest.measured_recall_at_10 >= 0.95
+    assert manifest.ef_search >= 16
+
+
+def test_an_index_of_another_model_is_refused_with_the_fix(indexed, index_settings, client_for):
+    manifest_path = index_settings.index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"], manifest["generation"] = "some-other-model", 9
+    manifest_path.write_text(json.dumps(manifest))
+    with client_for(index_settings) as client:
+        status = client.get("/api/v1/index").json()
+        related = client.get("/api/v1/papers/arxiv:0704.0001/related")
+    assert status["loaded"] is False
+    assert "built with model 'some-other-model', but PAPERSIFT_MODEL is 'all-MiniLM-L6-v2'" in status["problem"]
+    assert status["hint"] == ("run `papersift index` to build one for 'all-MiniLM-L6-v2', "
+                              "or set PAPERSIFT_MODEL=some-other-model")
+    assert related.status_code == 503
+    assert related.json()["error"]["code"] == "index_model_mismatch"
