@@ -185,12 +185,17 @@ def index_command(
     """Embed papers whose text changed (resumable), then build and publish the faiss index."""
     from indexer.build import build_and_publish
     from indexer.embed import count_stale, embed_stale
+    from indexer.lexical import build_catalog
     from papersift.embedding import load_embedder
     from papersift.progress import progress_bar
 
     settings = _settings(ctx)
     try:
         engine = _engine(settings)
+        with progress_bar("keyword index", unit="paper") as bar:
+            catalog = build_catalog(engine, settings.search_dir, force=rebuild, on_batch=bar.advance)
+        typer.echo(f"index: keyword index {catalog.mode} · {catalog.manifest.count:,} papers "
+                   f"(generation {catalog.manifest.generation}, {catalog.seconds:.1f} s)")
         stale = count_stale(engine, model=settings.model)
         embedded = None
         if stale:

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         return self.data_dir / "index" / slug
 
     @property
+    def search_dir(self) -> Path:
+        """Where the keyword index and the filter columns are published (model-independent)."""
+        return self.data_dir / "search"
+
+    @property
     def model_cache_dir(self) -> Path:
         """Where exported (ONNX, OpenVINO) models are kept."""
         return self.data_dir / "models"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,6 +141,7 @@ class LoadedIndex:
     manifest: Manifest
     index: object
     loaded_at: float
+    _storage: tuple | None = field(default=None, init=False, repr=False)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, paper ids) of the k nearest vectors; ids are -1 where fewer exist."""
@@ -151,6 +152,30 @@ class LoadedIndex:
             params = faiss.SearchParametersHNSW(efSearch=max(self.manifest.ef_search or 64, k))
         scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
         return scores[0], ids[0]
+
+    def vectors_of(self, paper_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of those of `paper_ids` that the index holds, gathered from its storage
+        (a copy of just these rows), for exact scoring of a filtered subset."""
+        sorted_ids, order, matrix = self._flat_storage()
+        paper_ids = np.asarray(paper_ids, dtype=np.int64)
+        if not len(sorted_ids) or not len(paper_ids):
+            return np.empty(0, np.int64), np.empty((0, self.manifest.dimension), np.float32)
+        positions = np.searchsorted(sorted_ids, paper_ids).clip(0, len(sorted_ids) - 1)
+        present = sorted_ids[positions] == paper_ids
+        return paper_ids[present], matrix[order[positions[present]]]
+
+    def _flat_storage(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids ascending, storage row of each, the storage matrix as a zero-copy view)."""
+        if self._storage is None:
+            import faiss
+
+            inner = faiss.downcast_index(self.index.index)
+            flat = faiss.downcast_index(inner.storage) if hasattr(inner, "storage") else inner
+            matrix = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+            ids = faiss.vector_to_array(self.index.id_map)
+            order = np.argsort(ids, kind="stable")
+            self._storage = (ids[order], order, matrix)
+        return self._storage
 
     def reconstruct(self, paper_id: int) -> np.ndarray | None:
         """The stored vector of a paper, or None when the index does not hold it."""

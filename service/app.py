@@ -10,9 +10,10 @@ from sqlalchemy import Engine
 
 from papersift.db import check_schema_current, make_engine, make_sessionmaker
 from papersift.settings import Settings
-from service.api import index, papers
+from service.api import browse, index, papers, recommend, search
 from service.errors import install_error_handlers
 from service.index_holder import IndexHolder
+from service.search.runtime import SearchRuntime
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -28,9 +29,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.index = IndexHolder(settings.index_dir, model=settings.model,
                                       reload_seconds=settings.index_reload_seconds)
         app.state.index.start()
+        app.state.search = SearchRuntime(settings, app.state.index)
+        app.state.search.start()
         try:
             yield
         finally:
+            app.state.search.stop()
             app.state.index.stop()
             if owned:
                 app.state.engine.dispose()
@@ -43,6 +47,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.include_router(search.router)
+    app.include_router(recommend.router)
+    app.include_router(browse.router)
     app.include_router(papers.router)
     app.include_router(index.router)
 

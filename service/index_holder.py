@@ -1,68 +1,80 @@
-"""Holds the loaded vector index and swaps in newly published ones without a restart.
+"""Holders of published artifacts (the vector index, the search catalog) that swap in newly
+published generations without a restart.
 
 A background thread checks the manifest every few seconds; a new generation is loaded fully and
-then replaces the current one in a single assignment, so a request always sees a complete index.
+then replaces the current one in a single assignment, so a request always sees a complete artifact.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from papersift.errors import IndexModelMismatch, IndexNotReady, PapersiftError
 from papersift.vector_index import LoadedIndex, load_index, read_manifest
 
 logger = logging.getLogger(__name__)
+Loaded = TypeVar("Loaded")
 
 
-class IndexHolder:
-    """The current index (or why there is none) for one model and index directory."""
+class PublishedHolder(Generic[Loaded]):
+    """The current generation of one published artifact (or why there is none)."""
 
-    def __init__(self, directory, *, model: str, reload_seconds: float) -> None:
+    def __init__(self, name: str, directory: Path, *, read_generation: Callable[[], int | None],
+                 load: Callable[[], Loaded], generation_of: Callable[[Loaded], int],
+                 reload_seconds: float, hint: str = "run: papersift index") -> None:
+        self.name = name
         self.directory = directory
-        self.model = model
         self.reload_seconds = reload_seconds
-        self._current: LoadedIndex | None = None
+        self._read_generation = read_generation
+        self._load = load
+        self._generation_of = generation_of
+        self._hint = hint
+        self._current: Loaded | None = None
         self.problem: PapersiftError | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def current(self) -> LoadedIndex:
-        """The loaded index; raises IndexNotReady / IndexModelMismatch saying what to do."""
-        index = self._current
-        if index is None:
-            raise self.problem or IndexNotReady("no index loaded", hint="run: papersift index")
-        return index
+    def current(self) -> Loaded:
+        """The loaded artifact; raises IndexNotReady / IndexModelMismatch saying what to do."""
+        loaded = self._current
+        if loaded is None:
+            raise self.problem or IndexNotReady(f"no {self.name} loaded", hint=self._hint)
+        return loaded
+
+    def current_or_none(self) -> Loaded | None:
+        return self._current
 
     def refresh(self) -> bool:
-        """Load the published index if it is newer than the current one; True when swapped."""
-        manifest = read_manifest(self.directory)
-        current = self._current
-        if manifest is None:
-            self.problem = IndexNotReady(f"no index published under {self.directory}",
-                                         hint="run: papersift index")
+        """Load the published generation if it is newer than the current one; True when swapped."""
+        generation = self._read_generation()
+        if generation is None:
+            self.problem = IndexNotReady(f"no {self.name} published under {self.directory}", hint=self._hint)
             return False
-        if current is not None and current.manifest.generation == manifest.generation:
+        current = self._current
+        if current is not None and self._generation_of(current) == generation:
             return False
         try:
-            loaded = load_index(self.directory, model=self.model)
+            loaded = self._load()
         except IndexModelMismatch as error:
             self.problem = error
-            logger.error("refusing the published index: %s (%s)", error.message, error.hint)
+            logger.error("refusing the published %s: %s (%s)", self.name, error.message, error.hint)
             return False
-        except (OSError, RuntimeError) as error:  # a file removed under us: the next poll retries
-            logger.warning("could not load the published index yet: %s", error)
+        except (OSError, RuntimeError, ValueError) as error:  # removed under us: the next poll retries
+            logger.warning("could not load the published %s yet: %s", self.name, error)
             return False
         self._current = loaded
         self.problem = None
-        logger.info("loaded index generation %s (%s vectors, %s)", loaded.manifest.generation,
-                    loaded.manifest.count, loaded.manifest.index_type)
+        logger.info("loaded %s generation %s", self.name, self._generation_of(loaded))
         return True
 
     def start(self) -> None:
         """Load now, then keep watching in a daemon thread."""
         self.refresh()
-        self._thread = threading.Thread(target=self._watch, name="index-reload", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name=f"{self.name}-reload", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -75,4 +87,21 @@ class IndexHolder:
             try:
                 self.refresh()
             except (OSError, ValueError) as error:
-                logger.warning("index watch: %s", error)
+                logger.warning("%s watch: %s", self.name, error)
+
+
+class IndexHolder(PublishedHolder[LoadedIndex]):
+    """The vector index of one model."""
+
+    def __init__(self, directory: Path, *, model: str, reload_seconds: float) -> None:
+        self.model = model
+        super().__init__(
+            "vector index", directory, reload_seconds=reload_seconds,
+            read_generation=lambda: _generation(read_manifest(directory)),
+            load=lambda: load_index(directory, model=model),
+            generation_of=lambda loaded: loaded.manifest.generation,
+        )
+
+
+def _generation(manifest: Any) -> int | None:
+    return None if manifest is None else manifest.generation

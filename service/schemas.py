@@ -51,3 +51,74 @@ class RelatedPublic(BaseModel):
 
     id: str
     results: list[RelatedPaperPublic]
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class Facets(BaseModel):
+    """Counts over the ranked results (the first 1,000), or over every paper the filters allow
+    when browsing without words."""
+
+    category: list[FacetValue]
+    venue: list[FacetValue]
+    year: list[FacetValue]
+    track: list[FacetValue]
+
+
+class Highlights(BaseModel):
+    """Title and abstract, HTML-escaped, with the matched query terms in <mark>…</mark>."""
+
+    title: str
+    abstract: str
+
+
+class Explanation(BaseModel):
+    """Why a result ranked where it did."""
+
+    summary: str
+    pinned: str | None = None
+    lexical_rank: int | None = None
+    semantic_rank: int | None = None
+    title_rank: int | None = None
+    fused_score: float
+    matched: dict[str, list[str]]
+
+
+class SearchResult(BaseModel):
+    id: str
+    title: str
+    authors: list[str]
+    abstract: str
+    categories: list[str]
+    venue: str | None
+    year: int | None
+    track: str | None
+    published: date | None
+    links: dict[str, str]
+    score: float
+    highlights: Highlights
+    explain: Explanation | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    sort: str
+    total: int
+    offset: int
+    limit: int
+    results: list[SearchResult]
+    facets: Facets
+    took_ms: float
+    timings_ms: dict[str, float]
+    notices: list[str]
+
+
+class PaperList(BaseModel):
+    """A page of papers."""
+
+    total: int
+    results: list[PaperPublic]

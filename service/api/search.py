@@ -1,0 +1,124 @@
+"""/api/v1/search: hybrid keyword + semantic search with filters, facets and explanations."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+
+from papersift.models import Paper
+from service.deps import SessionDep
+from service.schemas import Explanation, Facets, Highlights, SearchResponse, SearchResult
+from service.search.engine import RankedPaper, SearchOutcome, SearchRequest
+from service.search.filters import make_filters
+from service.search.highlight import highlight, query_stems
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+QUERY_HELP = """Search titles, authors, keywords and abstracts — by words or by meaning.
+
+Query language: bare words (all required up to three words; ranked by relevance beyond),
+`"exact phrase"`, `-excluded`, `a OR b`, field prefixes `ti:` `au:` `abs:` (e.g. `au:hinton`,
+`ti:"graph neural"`), filters `cat:cs.LG` `venue:iclr` `year:2024` `year:2019..2021`, and
+`id:2503.11731` or a pasted arXiv / OpenReview URL (that paper first). An empty query browses
+the filtered papers, newest first. A query the parser cannot read gets a 400 that says where."""
+
+
+@router.get("/search", response_model=SearchResponse, description=QUERY_HELP)
+def search(
+    request: Request,
+    session: SessionDep,
+    q: Annotated[str, Query(description="the query (see the query language above)",
+                            examples=["graph neural networks for molecules", '"attention is all you need"',
+                                      "au:lecun cat:cs.LG year:2019..2021"])] = "",
+    source: Annotated[str | None, Query(description="arxiv or venue")] = None,
+    category: Annotated[list[str] | None, Query(description="arXiv category, repeatable (any of)")] = None,
+    venue: Annotated[list[str] | None, Query(description="venue slug such as neurips, repeatable")] = None,
+    track: Annotated[list[str] | None, Query(description="oral, spotlight, poster, ... repeatable")] = None,
+    year_from: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    year_to: Annotated[int | None, Query(ge=1900, le=2200)] = None,
+    date_from: Annotated[date | None, Query(description="published on or after (YYYY-MM-DD)")] = None,
+    date_to: Annotated[date | None, Query(description="published on or before (YYYY-MM-DD)")] = None,
+    sort: Annotated[str, Query(description="relevance or newest")] = "relevance",
+    mode: Annotated[str, Query(description="hybrid, keyword or semantic")] = "hybrid",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=999)] = 0,
+    explain: Annotated[bool, Query(description="say why each result ranked")] = False,
+) -> SearchResponse:
+    """Ranked papers with highlights and facets."""
+    started = time.perf_counter()
+    filters = make_filters(source=source, category=category, venue=venue, track=track, year_from=year_from,
+                           year_to=year_to, date_from=date_from, date_to=date_to)
+    engine, notices = request.app.state.search.engine()
+    outcome = engine.search(
+        SearchRequest(q=q, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
+        resolve_ids=lambda public_ids: _resolve(session, public_ids),
+    )
+    fetch_started = time.perf_counter()
+    results = render_results(session, outcome, explain=explain)
+    outcome.timings["fetch"] = round((time.perf_counter() - fetch_started) * 1000, 3)
+    if outcome.browse or mode == "keyword":
+        notices = [n for n in notices if not n.startswith("semantic")]
+    return SearchResponse(
+        query=q, mode=mode, sort=sort, total=outcome.total, offset=offset, limit=limit, results=results,
+        facets=Facets(**outcome.facets), took_ms=round((time.perf_counter() - started) * 1000, 2),
+        timings_ms=outcome.timings, notices=notices + outcome.notices,
+    )
+
+
+def _resolve(session, public_ids: list[str]) -> dict[str, int]:
+    rows = session.execute(select(Paper.public_id, Paper.id).where(
+        Paper.public_id.in_(public_ids), Paper.is_published)).all()
+    return {public_id: paper_id for public_id, paper_id in rows}
+
+
+def render_results(session, outcome: SearchOutcome, *, explain: bool) -> list[SearchResult]:
+    """The page's papers from PostgreSQL, in rank order, with highlights (and explanations)."""
+    ids = [r.id for r in outcome.results]
+    papers = {p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(ids)))} if ids else {}
+    stems = query_stems(outcome.parsed.terms)
+    results = []
+    for ranked in outcome.results:
+        paper = papers.get(ranked.id)
+        if paper is None or not paper.is_published:
+            continue  # removed since the catalog was built
+        title, title_terms = highlight(paper.title, stems)
+        abstract, abstract_terms = highlight(paper.abstract, stems)
+        results.append(SearchResult(
+            id=paper.public_id, title=paper.title, authors=paper.authors, abstract=paper.abstract,
+            categories=paper.categories, venue=paper.venue, track=paper.track,
+            year=paper.year or getattr(paper.published_date or paper.announced_date, "year", None),
+            published=paper.published_date or paper.announced_date, links=paper.links, score=ranked.score,
+            highlights=Highlights(title=title, abstract=abstract),
+            explain=_explain(ranked, paper, stems, title_terms, abstract_terms) if explain else None,
+        ))
+    return results
+
+
+def _explain(ranked: RankedPaper, paper: Paper, stems, title_terms, abstract_terms) -> Explanation:
+    matched = {"title": title_terms, "abstract": abstract_terms}
+    author_terms = [a for a in paper.authors if highlight(a, stems)[1]]
+    if author_terms:
+        matched["authors"] = author_terms
+    parts = []
+    if ranked.pinned == "id":
+        parts.append("the paper you asked for by id")
+    elif ranked.pinned == "exact title":
+        parts.append("exact title match")
+    words = [f"{field}: {', '.join(terms)}" for field, terms in matched.items() if terms]
+    if "lexical" in ranked.ranks:
+        parts.append(f"keyword match #{ranked.ranks['lexical']}" + (f" ({'; '.join(words)})" if words else ""))
+    if "title" in ranked.ranks:
+        parts.append(f"title match allowing typos #{ranked.ranks['title']}")
+    if "semantic" in ranked.ranks:
+        parts.append(f"close in meaning #{ranked.ranks['semantic']}")
+    if not parts:
+        parts.append("newest first among the filtered papers")
+    return Explanation(
+        summary=" · ".join(parts), pinned=ranked.pinned, lexical_rank=ranked.ranks.get("lexical"),
+        semantic_rank=ranked.ranks.get("semantic"), title_rank=ranked.ranks.get("title"),
+        fused_score=ranked.score, matched=matched,
+    )

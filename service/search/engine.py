@@ -1,0 +1,210 @@
+"""Hybrid search: parse → candidates (BM25, exact and typo-tolerant titles, vectors) → fusion →
+one ranked page with facets, timings and, on request, why each paper ranked where it did.
+
+Modes: `keyword` (BM25 only), `semantic` (vectors only), `hybrid` (both, fused). A query with no
+words browses: newest first within the filters. Required clauses (phrases, fields, OR, exclusions)
+bind every mode: in hybrid mode the vectors then re-rank the keyword matches instead of adding
+papers that lack a required term.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from papersift.errors import InvalidQuery
+from papersift.vector_index import LoadedIndex
+from service.search.catalog import LoadedCatalog
+from service.search.filters import Filters
+from service.search.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse
+from service.search.lexical import exact_title, fuzzy_title, keyword_query, search_keyword
+from service.search.query_language import ParsedQuery, parse_query
+from service.search.semantic import QueryEncoder, search_vectors
+
+MODES = ("hybrid", "keyword", "semantic")
+SORTS = ("relevance", "newest")
+MAX_RESULTS = 1000  # how deep a query can be paged; facets count these
+LEXICAL_CANDIDATES = 200
+SEMANTIC_CANDIDATES = 200
+TITLE_CANDIDATES = 20
+
+
+@dataclass
+class SearchRequest:
+    q: str = ""
+    filters: Filters = field(default_factory=Filters)
+    mode: str = "hybrid"
+    sort: str = "relevance"
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass
+class RankedPaper:
+    id: int
+    score: float
+    ranks: dict[str, int] = field(default_factory=dict)  # lexical / semantic / title / exact / id
+    pinned: str | None = None  # "id" | "exact title"
+
+
+@dataclass
+class SearchOutcome:
+    parsed: ParsedQuery
+    total: int
+    results: list[RankedPaper]
+    facets: dict[str, list[dict]]
+    timings: dict[str, float]
+    notices: list[str] = field(default_factory=list)
+    browse: bool = False
+
+
+class SearchEngine:
+    """Runs searches over one catalog and (optionally) one vector index."""
+
+    def __init__(self, catalog: LoadedCatalog, index: LoadedIndex | None, encoder: QueryEncoder | None,
+                 *, weights: FusionWeights = DEFAULT_WEIGHTS) -> None:
+        self.catalog = catalog
+        self.index = index
+        self.encoder = encoder
+        self.weights = weights
+
+    def search(self, request: SearchRequest, *,
+               resolve_ids: Callable[[list[str]], dict[str, int]] = lambda ids: {}) -> SearchOutcome:
+        timings: dict[str, float] = {}
+        clock = _Clock(timings)
+        _check(request)
+        parsed = parse_query(request.q)
+        filters = request.filters.narrowed_by(categories=parsed.categories, venues=parsed.venues,
+                                              year_from=parsed.year_from, year_to=parsed.year_to)
+        clock.lap("parse")
+        notices: list[str] = []
+        pinned = self._pinned(parsed, resolve_ids, notices)
+        if not parsed.has_text and not parsed.excluded:
+            outcome = self._browse(parsed, filters, request, pinned, clock)
+        else:
+            outcome = self._rank(parsed, filters, request, pinned, clock)
+        outcome.notices = notices
+        return outcome
+
+    # -- browsing -------------------------------------------------------------------------------
+    def _browse(self, parsed, filters, request, pinned, clock) -> SearchOutcome:
+        """No words: the filtered papers, newest first."""
+        mask = self.catalog.mask(filters)
+        rows = np.flatnonzero(mask) if mask is not None else np.arange(self.catalog.count)
+        depth = min(request.offset + request.limit, len(rows))
+        dates = self.catalog.published[rows]
+        if depth < len(rows):
+            top = np.argpartition(-dates, depth - 1)[:depth] if depth else np.empty(0, np.int64)
+        else:
+            top = np.arange(len(rows))
+        top = top[np.lexsort((-self.catalog.ids[rows[top]], -dates[top]))]
+        ranked = [RankedPaper(id=paper_id, score=1.0, pinned="id") for paper_id in pinned]
+        ranked += [RankedPaper(id=int(self.catalog.ids[r]), score=0.0) for r in rows[top]
+                   if int(self.catalog.ids[r]) not in pinned]
+        clock.lap("browse")
+        facets = self.catalog.facets(rows)
+        clock.lap("facets")
+        page = ranked[request.offset:request.offset + request.limit]
+        return SearchOutcome(parsed, len(rows) + len(pinned), page, facets, clock.timings, browse=True)
+
+    # -- ranking --------------------------------------------------------------------------------
+    def _rank(self, parsed: ParsedQuery, filters: Filters, request: SearchRequest, pinned: list[int],
+              clock) -> SearchOutcome:
+        mode = request.mode
+        lists: dict[str, np.ndarray] = {}
+        total = 0
+        query = keyword_query(self.catalog, parsed, filters)
+        bound = bool(parsed.required or parsed.excluded)  # required clauses bind every mode
+        lexical_ids = np.empty(0, np.int64)
+        if query is not None and (mode != "semantic" or bound):
+            depth = MAX_RESULTS if mode == "keyword" or bound else LEXICAL_CANDIDATES
+            hits = search_keyword(self.catalog, query, limit=depth)
+            lexical_ids, total = hits.ids, hits.total
+            if mode != "semantic":
+                lists["lexical"] = lexical_ids
+        clock.lap("lexical")
+        exact = np.empty(0, np.int64)
+        if mode != "semantic" and parsed.words and not parsed.required:
+            exact = exact_title(self.catalog, " ".join(t.text for t in parsed.words), filters)
+            if not len(exact) and len(parsed.words) >= 3:
+                lists["title"] = fuzzy_title(self.catalog, parsed, filters, limit=TITLE_CANDIDATES).ids
+        clock.lap("title")
+        if mode != "keyword" and parsed.semantic_text:
+            lists["semantic"] = self._semantic(parsed, filters, lexical_ids if bound else None, clock)
+        if mode == "semantic":
+            lists.pop("title", None)
+        fused = fuse(lists, self.weights) if mode == "hybrid" else fuse(lists, FusionWeights(k=self.weights.k))
+        ranked = [RankedPaper(id=i, score=1.0, pinned="id", ranks={"id": 1}) for i in pinned]
+        seen = set(pinned)
+        for rank, paper_id in enumerate(exact.tolist(), start=1):
+            if paper_id not in seen:
+                ranked.append(RankedPaper(id=paper_id, score=1.0, pinned="exact title", ranks={"exact": rank}))
+                seen.add(paper_id)
+        ranked += [RankedPaper(id=f.id, score=round(f.score, 6), ranks=f.ranks) for f in fused if f.id not in seen]
+        ranked = ranked[:MAX_RESULTS]
+        if request.sort == "newest":
+            ranked = self._newest_first(ranked)
+        clock.lap("fuse")
+        if mode == "keyword" and query is not None:
+            total = max(total, len(ranked))
+        else:
+            total = len(ranked)
+        facets = self.catalog.facets(self.catalog.rows_of(np.asarray([r.id for r in ranked], np.int64)))
+        clock.lap("facets")
+        page = ranked[request.offset:request.offset + request.limit]
+        return SearchOutcome(parsed, total, page, facets, clock.timings)
+
+    def _semantic(self, parsed: ParsedQuery, filters: Filters, within: np.ndarray | None, clock) -> np.ndarray:
+        if self.index is None or self.encoder is None:
+            return np.empty(0, np.int64)
+        vector = self.encoder.encode(parsed.semantic_text)
+        clock.lap("encode")
+        if within is not None:
+            allowed = within
+        else:
+            mask = self.catalog.mask(filters)
+            allowed = None if mask is None else self.catalog.ids[mask]
+        ids, _ = search_vectors(self.index, vector, SEMANTIC_CANDIDATES, allowed)
+        clock.lap("vector")
+        return ids
+
+    def _newest_first(self, ranked: list[RankedPaper]) -> list[RankedPaper]:
+        rows = self.catalog.rows_of(np.asarray([r.id for r in ranked], np.int64))
+        dates = np.where(rows >= 0, self.catalog.published[rows], -1)
+        order = sorted(range(len(ranked)), key=lambda i: (ranked[i].pinned is None, -dates[i], -ranked[i].id))
+        return [ranked[i] for i in order]
+
+    def _pinned(self, parsed: ParsedQuery, resolve_ids, notices: list[str]) -> list[int]:
+        if not parsed.ids:
+            return []
+        found = resolve_ids(parsed.ids)
+        for public_id in parsed.ids:
+            if public_id not in found:
+                notices.append(f"{public_id} is not indexed by papersift yet")
+        return [found[p] for p in parsed.ids if p in found]
+
+
+def _check(request: SearchRequest) -> None:
+    if request.mode not in MODES:
+        raise InvalidQuery(f"mode={request.mode!r} is not one of {', '.join(MODES)}", hint="use mode=hybrid")
+    if request.sort not in SORTS:
+        raise InvalidQuery(f"sort={request.sort!r} is not one of {', '.join(SORTS)}", hint="use sort=relevance")
+    if request.offset + request.limit > MAX_RESULTS:
+        raise InvalidQuery(f"offset {request.offset} + limit {request.limit} goes past the first "
+                           f"{MAX_RESULTS:,} results", hint="narrow the query or add filters instead of paging deeper")
+
+
+class _Clock:
+    """Milliseconds per stage."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(self.timings.get(stage, 0.0) + (now - self._last) * 1000, 3)
+        self._last = now

@@ -1,0 +1,46 @@
+"""Mark the query's terms in a title or abstract: words are compared by their index terms (the
+same stemming as the keyword index), so "networks" marks "network". Output is HTML-escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+
+from papersift.lexical_schema import STOPWORDS, analyze
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    terms = analyze(word, "title")
+    return terms[0] if terms else ""
+
+
+def query_stems(terms: list[str]) -> frozenset[str]:
+    """Index terms of the query's words (stopwords left out: they would mark every line)."""
+    stems = set()
+    for term in terms:
+        for word in _WORD.findall(term):
+            if word.lower() not in STOPWORDS:
+                stems.add(_stem(word))
+    stems.discard("")
+    return frozenset(stems)
+
+
+def highlight(text: str, stems: frozenset[str]) -> tuple[str, list[str]]:
+    """(escaped text with <mark>s, the distinct words that matched)."""
+    if not stems or not text:
+        return html.escape(text), []
+    parts, matched, last = [], [], 0
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if _stem(word) in stems:
+            parts.append(html.escape(text[last:match.start()]))
+            parts.append(f"<mark>{html.escape(word)}</mark>")
+            last = match.end()
+            if word.lower() not in matched:
+                matched.append(word.lower())
+    parts.append(html.escape(text[last:]))
+    return "".join(parts), matched

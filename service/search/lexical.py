@@ -1,0 +1,145 @@
+"""Keyword retrieval: the parsed query and filters become a tantivy query object (BM25 over title,
+authors, keywords and abstract), built clause by clause — user text never becomes query syntax."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import tantivy
+from tantivy import Occur, Query
+
+from papersift.lexical_schema import DEFAULT_FIELDS, STOPWORDS, analyze
+from papersift.normalize import title_key
+from service.search.catalog import LoadedCatalog
+from service.search.filters import Filters
+from service.search.query_language import ParsedQuery, Text
+
+ALL_REQUIRED_UP_TO = 3  # bare words: all must match up to this many, any beyond it
+FUZZY_MIN_LENGTH = 4
+FUZZY_SHARE = 0.8  # of the query's words a title must match (with typos) to be a candidate
+
+
+@dataclass
+class LexicalHits:
+    ids: np.ndarray
+    scores: np.ndarray
+    total: int
+
+
+def keyword_query(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters) -> Query | None:
+    """The tantivy query for the text and filters; None when the text has no searchable term."""
+    schema = catalog.index.schema
+    must: list[Query] = []
+    should: list[Query] = []
+    bare = parsed.words
+    if len(bare) > ALL_REQUIRED_UP_TO:
+        bare = [t for t in bare if t.text.lower() not in STOPWORDS] or bare
+    words = [q for q in (_text_clause(schema, t) for t in bare) if q is not None]
+    if words:
+        minimum = len(words) if len(words) <= ALL_REQUIRED_UP_TO else 1
+        words_query = Query.boolean_query([(Occur.Should, q) for q in words], minimum_number_should_match=minimum)
+        (should if parsed.required else must).append(words_query)
+    for group in parsed.required:
+        alternatives = [q for q in (_text_clause(schema, t) for t in group) if q is not None]
+        if not alternatives:
+            return None  # a required term that can match nothing
+        must.append(alternatives[0] if len(alternatives) == 1
+                    else Query.boolean_query([(Occur.Should, q) for q in alternatives]))
+    if parsed.has_text and not must and not should:
+        return None
+    clauses = [(Occur.Must, q) for q in must] + [(Occur.Should, q) for q in should]
+    clauses += [(Occur.Must, Query.const_score_query(q, 0.0)) for q in filter_clauses(schema, filters)]
+    excluded = [q for q in (_text_clause(schema, t) for t in parsed.excluded) if q is not None]
+    clauses += [(Occur.MustNot, q) for q in excluded]
+    if not any(occur == Occur.Must for occur, _ in clauses) and not should:
+        clauses.append((Occur.Must, Query.all_query()))
+    return Query.boolean_query(clauses)
+
+
+def search_keyword(catalog: LoadedCatalog, query: Query, *, limit: int, offset: int = 0,
+                   newest: bool = False) -> LexicalHits:
+    """Top hits by BM25 (or by date when `newest`), with the number of matching papers."""
+    searcher = catalog.searcher
+    if newest:
+        result = searcher.search(query, limit=limit, offset=offset, count=True, order_by_field="published")
+    else:
+        result = searcher.search(query, limit=limit, offset=offset, count=True)
+    return _hits(searcher, result, scored=not newest)
+
+
+def exact_title(catalog: LoadedCatalog, raw: str, filters: Filters) -> np.ndarray:
+    """Ids of papers whose title equals the query (case, accents, punctuation and math ignored)."""
+    key = title_key(raw)
+    if not key:
+        return np.empty(0, dtype=np.int64)
+    schema = catalog.index.schema
+    clauses = [(Occur.Must, Query.term_query(schema, "title_key", key))]
+    clauses += [(Occur.Must, q) for q in filter_clauses(schema, filters)]
+    result = catalog.searcher.search(Query.boolean_query(clauses), limit=5, count=False)
+    return _hits(catalog.searcher, result).ids
+
+
+def fuzzy_title(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters, *, limit: int) -> LexicalHits:
+    """Title matches that tolerate a typo per word (edit distance 1, 2 for long words), so a
+    misspelled title still finds its paper."""
+    schema = catalog.index.schema
+    tokens = [token for t in parsed.words for token in analyze(t.text, "title")]
+    long_tokens = [t for t in dict.fromkeys(tokens) if len(t) >= FUZZY_MIN_LENGTH]
+    if len(long_tokens) < 2:
+        return LexicalHits(np.empty(0, np.int64), np.empty(0, np.float32), 0)
+    fuzzy = [Query.fuzzy_term_query(schema, "title", t, distance=2 if len(t) >= 8 else 1) for t in long_tokens]
+    minimum = max(2, math.ceil(len(fuzzy) * FUZZY_SHARE))
+    clauses = [(Occur.Must, Query.boolean_query([(Occur.Should, q) for q in fuzzy],
+                                                minimum_number_should_match=minimum))]
+    clauses += [(Occur.Must, Query.const_score_query(q, 0.0)) for q in filter_clauses(schema, filters)]
+    result = catalog.searcher.search(Query.boolean_query(clauses), limit=limit, count=False)
+    return _hits(catalog.searcher, result)
+
+
+def filter_clauses(schema: tantivy.Schema, filters: Filters) -> list[Query]:
+    """Filters as tantivy clauses (each must match)."""
+    clauses: list[Query] = []
+    if filters.source:
+        clauses.append(Query.term_query(schema, "source", filters.source))
+    for field, values in (("category", filters.categories), ("venue", filters.venues), ("track", filters.tracks)):
+        if values:
+            clauses.append(Query.term_set_query(schema, field, list(values)))
+    if filters.year_from is not None or filters.year_to is not None:
+        clauses.append(Query.range_query(schema, "year", tantivy.FieldType.Integer,
+                                         filters.year_from if filters.year_from is not None else -1,
+                                         filters.year_to if filters.year_to is not None else 9999))
+    if filters.date_from or filters.date_to:
+        from indexer.lexical import EPOCH
+
+        low = (filters.date_from - EPOCH).days if filters.date_from else 0
+        high = (filters.date_to - EPOCH).days if filters.date_to else 10**7
+        clauses.append(Query.range_query(schema, "published", tantivy.FieldType.Integer, low, high))
+    if filters.exclude_ids:
+        clauses.append(Query.boolean_query([(Occur.Must, Query.all_query())] + [
+            (Occur.MustNot, Query.term_query(schema, "id", i)) for i in sorted(filters.exclude_ids)]))
+    return clauses
+
+
+def _text_clause(schema: tantivy.Schema, text: Text) -> Query | None:
+    """One word or phrase over its field (or the default fields, weighted)."""
+    fields = {text.field: 1.0} if text.field else DEFAULT_FIELDS
+    per_field = []
+    for field, weight in fields.items():
+        tokens = analyze(text.text, field)
+        if not tokens:
+            continue
+        query = (Query.term_query(schema, field, tokens[0]) if len(tokens) == 1
+                 else Query.phrase_query(schema, field, tokens))
+        per_field.append(query if weight == 1.0 else Query.boost_query(query, weight))
+    if not per_field:
+        return None
+    return per_field[0] if len(per_field) == 1 else Query.boolean_query([(Occur.Should, q) for q in per_field])
+
+
+def _hits(searcher: tantivy.Searcher, result, *, scored: bool = True) -> LexicalHits:
+    addresses = [address for _, address in result.hits]
+    ids = np.asarray(searcher.fast_field_values("id", addresses) if addresses else [], dtype=np.int64)
+    scores = np.asarray([score if scored else 0.0 for score, _ in result.hits], dtype=np.float32)
+    return LexicalHits(ids, scores, result.count if result.count is not None else len(ids))

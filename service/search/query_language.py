@@ -1,0 +1,228 @@
+"""The search query language, parsed into data (never into SQL or engine syntax).
+
+    graph neural network          bare words: ranked by relevance (all required when ≤ 3 words)
+    "exact phrase"                a phrase, required
+    -excluded  -"a phrase"        excluded words or phrases
+    diffusion OR flow             either side, required
+    ti:  au:  abs:                a word or "phrase" in the title / authors / abstract
+    cat:cs.LG  venue:iclr         filters (repeat a prefix to allow several values)
+    year:2024  year:2019..2021    a year or an inclusive range (either end may be open)
+    id:2503.11731  or a URL       that paper first (arXiv or OpenReview URL, or a public id)
+
+A word with a colon that is not one of these prefixes is plain text ("BERT: Pre-training ...").
+Problems raise InvalidQuery with the position and what to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from papersift.errors import InvalidQuery
+from papersift.ids import parse_public_id
+
+MAX_QUERY_CHARS = 2000
+MAX_CLAUSES = 64
+TEXT_FIELDS = {"ti": "title", "title": "title", "au": "authors", "author": "authors",
+               "abs": "abstract", "abstract": "abstract"}
+FILTER_FIELDS = {"cat": "category", "category": "category", "venue": "venue", "year": "year",
+                 "id": "id"}
+YEAR_RANGE = re.compile(r"(?P<low>\d{4})?(?:\.\.(?P<high>\d{4})?)?")
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_PREFIX = re.compile(r"([A-Za-z]+):(?=\S)")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A word or phrase, optionally restricted to one field (None: title, authors, keywords, abstract)."""
+
+    text: str
+    field: str | None = None
+    phrase: bool = False
+
+
+@dataclass
+class ParsedQuery:
+    """What a query asks for."""
+
+    raw: str
+    words: list[Text] = field(default_factory=list)  # bare, ranked
+    required: list[list[Text]] = field(default_factory=list)  # each group: any one must match
+    excluded: list[Text] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    venues: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+    ids: list[str] = field(default_factory=list)  # public ids, asked for first
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.words or self.required)
+
+    @property
+    def semantic_text(self) -> str:
+        """The words a reader typed about the paper's content, in order, for the embedding."""
+        parts = [t.text for t in self.words]
+        parts += [t.text for group in self.required for t in group if t.field != "authors"]
+        return " ".join(parts)
+
+    @property
+    def terms(self) -> list[str]:
+        """Every positive word, for highlighting."""
+        texts = self.words + [t for group in self.required for t in group]
+        return [word for t in texts for word in t.text.split()]
+
+
+def parse_query(raw: str) -> ParsedQuery:
+    """Parse `raw`; raise InvalidQuery saying where and what to fix."""
+    if len(raw) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"the query is {len(raw):,} characters long; the limit is {MAX_QUERY_CHARS:,}",
+                           hint="shorten the query to its key words or one sentence")
+    query = ParsedQuery(raw=raw)
+    pending_or = False
+    last_kind = None  # "word" | "required": where the clause before an OR went
+    for token in _tokens(raw):
+        if token.kind == "or":
+            if last_kind is None or pending_or:
+                raise InvalidQuery(f"OR at position {token.position + 1} has nothing on its left",
+                                   hint='write OR between two words, e.g. "diffusion OR flow"')
+            pending_or = True
+            continue
+        clause = _clause(token, query)
+        if clause is None:
+            if pending_or:
+                raise InvalidQuery(f"OR at position {token.position + 1} must join two words or phrases",
+                                   hint="OR cannot join filters such as cat: or year:")
+            continue
+        negated, text = clause
+        if negated:
+            if pending_or:
+                raise InvalidQuery("OR cannot be followed by an excluded term",
+                                   hint='write "a OR b -c" instead of "a OR -c"')
+            query.excluded.append(text)
+        elif pending_or:
+            if last_kind == "word":
+                query.required.append([query.words.pop(), text])
+            else:
+                query.required[-1].append(text)
+            pending_or, last_kind = False, "required"
+        elif text.phrase or text.field:
+            query.required.append([text])
+            last_kind = "required"
+        else:
+            query.words.append(text)
+            last_kind = "word"
+        if len(query.words) + len(query.required) + len(query.excluded) > MAX_CLAUSES:
+            raise InvalidQuery(f"the query has more than {MAX_CLAUSES} terms",
+                               hint="keep the key words; long descriptions work best in one sentence")
+    if pending_or:
+        raise InvalidQuery("the query ends with OR", hint="add the alternative after OR or remove it")
+    if query.year_from and query.year_to and query.year_from > query.year_to:
+        raise InvalidQuery(f"year:{query.year_from}..{query.year_to} is an empty range",
+                           hint="write the earlier year first")
+    return query
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "word" | "phrase" | "or" | "url"
+    text: str
+    position: int
+    negated: bool = False
+    prefix: str | None = None
+
+
+def _tokens(raw: str) -> list[_Token]:
+    """Split into words, quoted phrases, URLs and OR, keeping positions for error messages."""
+    tokens: list[_Token] = []
+    i, n = 0, len(raw)
+    while i < n:
+        if raw[i].isspace():
+            i += 1
+            continue
+        start = i
+        negated = raw[i] == "-" and i + 1 < n and not raw[i + 1].isspace()
+        if negated:
+            i += 1
+        prefix = None
+        prefix_match = _PREFIX.match(raw, i)
+        if prefix_match and prefix_match.group(1).lower() in {**TEXT_FIELDS, **FILTER_FIELDS}:
+            prefix = prefix_match.group(1).lower()
+            i = prefix_match.end()
+        if i < n and raw[i] == '"':
+            close = raw.find('"', i + 1)
+            if close < 0:
+                raise InvalidQuery(f'the quote at position {i + 1} is never closed',
+                                   hint='close the phrase with a second " or remove the quote')
+            tokens.append(_Token("phrase", raw[i + 1:close], start, negated, prefix))
+            i = close + 1
+            continue
+        end = i
+        while end < n and not raw[end].isspace():
+            end += 1
+        word = raw[i:end]
+        if '"' in word:
+            quote = i + word.index('"')
+            close = raw.find('"', quote + 1)
+            if close < 0:
+                raise InvalidQuery(f'the quote at position {quote + 1} is never closed',
+                                   hint='close the phrase with a second " or remove the quote')
+            end = quote  # the phrase starts a new token
+            word = raw[i:end]
+        if word:
+            kind = "url" if _URL.fullmatch(word) else ("or" if word == "OR" and not negated and not prefix else "word")
+            tokens.append(_Token(kind, word, start, negated, prefix))
+        elif prefix or negated:
+            raise InvalidQuery(f"nothing follows {raw[start:end]!r} at position {start + 1}",
+                               hint="write the word right after the prefix, e.g. au:hinton")
+        i = end
+    return tokens
+
+
+def _clause(token: _Token, query: ParsedQuery) -> tuple[bool, Text] | None:
+    """A text clause (negated?, Text), or None when the token was a filter or id."""
+    if token.kind == "url" and not token.prefix:
+        public_id = parse_public_id(token.text)
+        if public_id is None:
+            raise InvalidQuery(f"{token.text!r} is not an arXiv or OpenReview paper URL",
+                               hint="paste a URL like https://arxiv.org/abs/2503.11731, or search words")
+        query.ids.append(public_id)
+        return None
+    prefix = token.prefix
+    if prefix in FILTER_FIELDS:
+        if token.negated:
+            raise InvalidQuery(f"-{prefix}: cannot be negated", hint=f"remove the minus before {prefix}:")
+        _apply_filter(FILTER_FIELDS[prefix], token.text.strip(), token.position, query)
+        return None
+    text = " ".join(token.text.split())
+    if not text:
+        if token.kind == "phrase":
+            return None  # "" asks for nothing
+        raise InvalidQuery(f"an empty term at position {token.position + 1}", hint="remove it")
+    field_name = TEXT_FIELDS.get(prefix) if prefix else None
+    return token.negated, Text(text, field_name, phrase=token.kind == "phrase" and " " in text)
+
+
+def _apply_filter(name: str, value: str, position: int, query: ParsedQuery) -> None:
+    if not value:
+        raise InvalidQuery(f"{name}: at position {position + 1} has no value", hint=f"write e.g. {name}:2024")
+    if name == "category":
+        query.categories.append(value)
+    elif name == "venue":
+        query.venues.append(value.lower())
+    elif name == "id":
+        public_id = parse_public_id(value)
+        if public_id is None:
+            raise InvalidQuery(f"id:{value} is not a paper id",
+                               hint="write id:2503.11731, id:arxiv:2503.11731 or id:openreview:<forum id>")
+        query.ids.append(public_id)
+    else:
+        match = YEAR_RANGE.fullmatch(value)
+        if not value or not match or not (match.group("low") or match.group("high")):
+            raise InvalidQuery(f"year:{value} is not a year or a range",
+                               hint="write year:2024, year:2019..2021, year:2020.. or year:..2018")
+        low, high = match.group("low"), match.group("high")
+        if ".." not in value:
+            high = low
+        query.year_from = int(low) if low else None
+        query.year_to = int(high) if high else None

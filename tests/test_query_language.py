@@ -1,0 +1,86 @@
+"""The query language: what each construct parses to, and a clear error for what cannot parse."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from papersift.errors import InvalidQuery
+from service.search.query_language import MAX_QUERY_CHARS, Text, parse_query
+
+
+def test_bare_words_phrases_and_exclusions():
+    query = parse_query('graph "neural network" -survey -"literature review"')
+    assert query.words == [Text("graph")]
+    assert query.required == [[Text("neural network", phrase=True)]]
+    assert query.excluded == [Text("survey"), Text("literature review", phrase=True)]
+    assert query.semantic_text == "graph neural network"
+
+
+def test_or_joins_its_neighbours_into_one_required_group():
+    query = parse_query("diffusion OR flow OR score matching")
+    assert query.required == [[Text("diffusion"), Text("flow"), Text("score")]]
+    assert query.words == [Text("matching")]
+    assert parse_query("diffusion or flow").words == [Text("diffusion"), Text("or"), Text("flow")]
+
+
+def test_field_prefixes_and_filters():
+    query = parse_query('ti:"attention is all" au:vaswani abs:transformer cat:cs.CL venue:NeurIPS year:2017..2019')
+    assert query.required == [[Text("attention is all", "title", phrase=True)], [Text("vaswani", "authors")],
+                              [Text("transformer", "abstract")]]
+    assert (query.categories, query.venues, query.year_from, query.year_to) == (["cs.CL"], ["neurips"], 2017, 2019)
+    assert (parse_query("year:2024").year_from, parse_query("year:2024").year_to) == (2024, 2024)
+    assert (parse_query("year:2020..").year_from, parse_query("year:2020..").year_to) == (2020, None)
+    assert (parse_query("year:..2018").year_from, parse_query("year:..2018").year_to) == (None, 2018)
+
+
+def test_a_colon_in_a_title_is_plain_text():
+    query = parse_query("BERT: Pre-training of Deep Bidirectional Transformers")
+    assert [t.text for t in query.words][:2] == ["BERT:", "Pre-training"]
+    assert not query.required
+
+
+@pytest.mark.parametrize("raw, public_id", [
+    ("id:2503.11731", "arxiv:2503.11731"),
+    ("https://arxiv.org/abs/2503.11731v2", "arxiv:2503.11731"),
+    ("https://arxiv.org/pdf/2503.11731", "arxiv:2503.11731"),
+    ("https://openreview.net/forum?id=abcDEF123", "openreview:abcDEF123"),
+    ("id:hep-th/9901001", "arxiv:hep-th/9901001"),
+])
+def test_ids_and_pasted_urls(raw, public_id):
+    assert parse_query(raw).ids == [public_id]
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ('a "b c', "quote at position 3 is never closed"),
+    ("OR a", "OR at position 1 has nothing on its left"),
+    ("a OR", "ends with OR"),
+    ("a OR OR b", "OR at position 6"),
+    ("a OR -b", "excluded"),
+    ("year:2024x", "year:2024x is not a year"),
+    ("year:2021..2019", "empty range"),
+    ("id:nonsense", "id:nonsense is not a paper id"),
+    ("-cat:cs.LG", "cannot be negated"),
+    ("https://example.com/paper", "not an arXiv or OpenReview paper URL"),
+    ("x" * (MAX_QUERY_CHARS + 1), "the limit is 2,000"),
+    (" ".join(["w"] * 70), "more than 64 terms"),
+])
+def test_unparseable_queries_say_where_and_what_to_fix(raw, fragment):
+    with pytest.raises(InvalidQuery) as error:
+        parse_query(raw)
+    assert fragment in error.value.message
+    assert error.value.hint
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(list('ab :-"().*\\\'$%_[]') + ["ti:", "year:", "id:", " OR ", "cat:", "au:",
+                                                                 "2020", "..", "https://arxiv.org/abs/"]),
+                max_size=30).map("".join) | st.text(max_size=80))
+def test_every_input_parses_or_gets_a_message(raw):
+    try:
+        query = parse_query(raw)
+    except InvalidQuery as error:
+        assert error.message and error.hint
+    else:
+        assert isinstance(query.semantic_text, str)
