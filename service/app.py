@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from papersift.db import check_schema_current, make_engine, make_sessionmaker
 from papersift.settings import Settings
 from service.api import browse, index, papers, recommend, search
-from service.errors import install_error_handlers
+from service.errors import install_error_handlers, install_security_headers
 from service.index_holder import IndexHolder
 from service.search.runtime import SearchRuntime
+from service.web import feeds, pages
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -51,6 +55,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(recommend.router)
     app.include_router(browse.router)
     app.include_router(papers.router)
+    app.include_router(pages.router)
+    app.include_router(feeds.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    install_security_headers(app)
     app.include_router(index.router)
 
     @app.get("/healthz", tags=["operations"])

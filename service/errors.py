@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papersift.errors import (
     DatabaseUnavailable,
@@ -36,16 +37,61 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors and request validation errors to the one JSON shape."""
 
     @app.exception_handler(PapersiftError)
-    async def _domain_error(request: Request, error: PapersiftError) -> JSONResponse:
+    async def _domain_error(request: Request, error: PapersiftError):
         status = STATUS_BY_ERROR.get(type(error), 500)
+        if _wants_page(request):
+            return _error_page(request, status, error.message, error.hint)
         return JSONResponse(error_body(status, error.code, error.message, error.hint), status_code=status)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException):
+        message = {404: "no such page", 405: "method not allowed"}.get(error.status_code, str(error.detail))
+        if _wants_page(request):
+            return _error_page(request, error.status_code, message, "start again from the home page")
+        return JSONResponse(error_body(error.status_code, "http_error", message, None), status_code=error.status_code)
+
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, error: RequestValidationError):
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc'][1:]) or 'request'}: {item['msg']}"
             for item in error.errors()
         )
+        if _wants_page(request):
+            return _error_page(request, 422, problems, "fix the address and try again")
         return JSONResponse(
             error_body(422, "invalid_request", problems, "fix the named parameters"), status_code=422
         )
+
+
+def _wants_page(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path.startswith("/feeds/") or path in {"/healthz", "/openapi.json"})
+
+
+def _error_page(request: Request, status: int, message: str, hint: str | None):
+    from service.web.render import TEMPLATES
+
+    return TEMPLATES.TemplateResponse(request, "error.html", {"status": status, "message": message, "hint": hint},
+                                      status_code=status)
+
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def install_security_headers(app: FastAPI) -> None:
+    """A Content-Security-Policy on pages (no inline scripts, no third-party assets) and the usual headers."""
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.headers.get("content-type", "").startswith("text/html") and not request.url.path.startswith("/docs"):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response

@@ -3,6 +3,7 @@ test (cloned from a template), settings, the CLI runner and the real data folder
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import os
 from collections.abc import Iterator
@@ -148,3 +149,31 @@ def index_settings(settings: Settings, model_cache: Path) -> Settings:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "models").symlink_to(model_cache, target_is_directory=True)
     return settings.model_copy(update={"index_reload_seconds": 0.2, "embed_batch_size": 32})
+
+
+ARXIV_LINES = 200
+
+
+@pytest.fixture(scope="session")
+def corpus(pg_admin_url, template_url, shared_data, model_cache, tmp_path_factory) -> Settings:
+    """~700 real papers (arXiv cs 2025, arXiv 2007 physics, COLM 2024) imported and indexed once."""
+    url = create_database(pg_admin_url)
+    data_dir = tmp_path_factory.mktemp("search-corpus")
+    (data_dir / "models").symlink_to(model_cache, target_is_directory=True)
+    settings = Settings(_env_file=None, database_url=url, data_dir=data_dir, shared_data=shared_data,
+                        index_reload_seconds=0.2)
+    with gzip.open(shared_data / "arxiv" / "arxiv-cs-2025-2026.jsonl.gz", "rt") as handle:
+        head = list(itertools.islice(handle, ARXIV_LINES))
+    cs_file = data_dir / "arxiv-cs-head.jsonl"
+    cs_file.write_text("".join(head))
+    cli = Cli(settings)
+    for args in (("import", "arxiv-snapshot", cs_file),
+                 ("import", "arxiv-snapshot", shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"),
+                 ("import", "paperlists", shared_data / "venues" / "paperlists" / "colm" / "colm2024.json.gz")):
+        assert cli(*args).exit_code == 0
+    result = cli("index")
+    assert result.exit_code == 0, result.output
+    assert "keyword index full" in result.output
+    yield settings
+    make_engine(settings).dispose()
+    drop_database(pg_admin_url, url)

@@ -3,8 +3,6 @@ imported into PostgreSQL, embedded with the real model, indexed with tantivy and
 
 from __future__ import annotations
 
-import gzip
-import itertools
 import re
 from datetime import date
 from pathlib import Path
@@ -21,35 +19,6 @@ from service.app import create_app
 from service.search.catalog import load_catalog
 from service.search.filters import make_filters
 from service.search.lexical import filter_clauses
-from tests.conftest import Cli, create_database, drop_database
-
-ARXIV_LINES = 200
-
-
-@pytest.fixture(scope="module")
-def corpus(pg_admin_url, template_url, shared_data, model_cache, tmp_path_factory) -> Settings:
-    """~700 real papers (arXiv cs 2025, arXiv 2007 physics, COLM 2024) imported and indexed once."""
-    url = create_database(pg_admin_url)
-    data_dir = tmp_path_factory.mktemp("search-corpus")
-    (data_dir / "models").symlink_to(model_cache, target_is_directory=True)
-    settings = Settings(_env_file=None, database_url=url, data_dir=data_dir, shared_data=shared_data,
-                        index_reload_seconds=0.2)
-    with gzip.open(shared_data / "arxiv" / "arxiv-cs-2025-2026.jsonl.gz", "rt") as handle:
-        head = list(itertools.islice(handle, ARXIV_LINES))
-    cs_file = data_dir / "arxiv-cs-head.jsonl"
-    cs_file.write_text("".join(head))
-    cli = Cli(settings)
-    for args in (("import", "arxiv-snapshot", cs_file),
-                 ("import", "arxiv-snapshot", shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"),
-                 ("import", "paperlists", shared_data / "venues" / "paperlists" / "colm" / "colm2024.json.gz")):
-        assert cli(*args).exit_code == 0
-    result = cli("index")
-    assert result.exit_code == 0, result.output
-    assert "keyword index full" in result.output
-    yield settings
-    make_engine(settings).dispose()
-    drop_database(pg_admin_url, url)
-
 
 @pytest.fixture(scope="module")
 def client(corpus):

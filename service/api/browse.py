@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from service.schemas import PaperPublic
 
 router = APIRouter(prefix="/api/v1", tags=["browse"])
 MAX_CATEGORY = 32
+CATEGORY = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.(?:[A-Z][A-Za-z]*|[a-z]+(?:-[a-z]+(?![a-z.]))?))?")
 
 
 class ListingPublic(BaseModel):
@@ -39,24 +41,52 @@ def arxiv_listing(
     category: str, session: SessionDep,
     day: Annotated[date | None, Query(alias="date", description="announcement day; default: the latest")] = None,
 ) -> ListingPublic:
-    """That day's papers in an arXiv category (e.g. cs.CL), cross-lists marked."""
-    if len(category) > MAX_CATEGORY or not category.replace(".", "").replace("-", "").isalnum():
-        raise InvalidQuery(f"{category[:40]!r} is not an arXiv category", hint="use e.g. cs.CL or math.PR")
-    in_category = and_(Paper.source == "arxiv", Paper.is_published, Paper.categories.contains([category]))
+    """That day's papers in an arXiv category (e.g. cs.CL) or a category expression
+    (`cs.AI+cs.LG-cs.CY`: union minus exclusion, each paper once), cross-lists marked."""
+    include, exclude = parse_category_expression(category)
+    return listing_for(session, include, exclude, day)
+
+
+def parse_category_expression(expression: str) -> tuple[list[str], list[str]]:
+    """`cs.AI+cs.LG-cs.CY` → (["cs.AI", "cs.LG"], ["cs.CY"]); hyphenated archives such as hep-th
+    and subjects such as cond-mat.stat-mech are read whole."""
+    include: list[str] = []
+    exclude: list[str] = []
+    position, text_ = 0, expression.replace(" ", "+").strip("+")
+    while position < len(text_):
+        sign = text_[position] if text_[position] in "+-" else "+"
+        position += text_[position] in "+-"
+        match = CATEGORY.match(text_, position)
+        if not match or len(match.group()) > MAX_CATEGORY:
+            raise InvalidQuery(f"{expression[:40]!r} is not an arXiv category expression (at position {position + 1})",
+                               hint="use e.g. cs.CL, or an expression such as cs.AI+cs.LG-cs.CY")
+        (exclude if sign == "-" else include).append(match.group())
+        position = match.end()
+    if not include:
+        raise InvalidQuery(f"{expression[:40]!r} names no category to list", hint="use e.g. cs.AI+cs.LG-cs.CY")
+    return list(dict.fromkeys(include)), list(dict.fromkeys(exclude))
+
+
+def listing_for(session, include: list[str], exclude: list[str], day: date | None) -> ListingPublic:
+    """One announcement day of the union of `include` minus papers in any of `exclude`."""
+    condition = and_(Paper.source == "arxiv", Paper.is_published, Paper.categories.overlap(include))
+    if exclude:
+        condition = and_(condition, ~Paper.categories.overlap(exclude))
+    label = "+".join(include) + "".join(f"-{c}" for c in exclude)
     if day is None:
-        day = session.scalar(select(func.max(Paper.announced_date)).where(in_category))
+        day = session.scalar(select(func.max(Paper.announced_date)).where(condition))
     if day is None:
-        raise PaperNotFound(f"no papers in category {category!r}", hint="check the category, e.g. cs.CL")
-    announced = session.scalars(select(Paper).where(in_category, Paper.announced_date == day)
+        raise PaperNotFound(f"no papers in {label!r}", hint="check the category, e.g. cs.CL")
+    announced = session.scalars(select(Paper).where(condition, Paper.announced_date == day)
                                 .order_by(Paper.public_id)).all()
-    replaced = session.scalars(select(Paper).where(in_category, Paper.updated_date == day,
+    replaced = session.scalars(select(Paper).where(condition, Paper.updated_date == day,
                                                    Paper.announced_date < day).order_by(Paper.public_id)).all()
-    new = [to_public(p) for p in announced if p.primary_category == category]
-    cross = [to_public(p) for p in announced if p.primary_category != category]
-    previous_day = session.scalar(select(func.max(Paper.announced_date)).where(in_category, Paper.announced_date < day))
-    next_day = session.scalar(select(func.min(Paper.announced_date)).where(in_category, Paper.announced_date > day))
+    new = [to_public(p) for p in announced if p.primary_category in include]
+    cross = [to_public(p) for p in announced if p.primary_category not in include]
+    previous_day = session.scalar(select(func.max(Paper.announced_date)).where(condition, Paper.announced_date < day))
+    next_day = session.scalar(select(func.min(Paper.announced_date)).where(condition, Paper.announced_date > day))
     return ListingPublic(
-        category=category, date=day, previous_date=previous_day, next_date=next_day,
+        category=label, date=day, previous_date=previous_day, next_date=next_day,
         counts={"new": len(new), "cross_lists": len(cross), "replacements": len(replaced)},
         new=new, cross_lists=cross, replacements=[to_public(p) for p in replaced],
     )

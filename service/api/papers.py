@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
 
 from papersift.errors import IndexNotReady, PaperNotFound
@@ -60,7 +61,11 @@ def get_related(
 ) -> RelatedPublic:
     """The papers nearest to this one in meaning (published papers only, itself excluded)."""
     paper = find_paper(session, paper_id)
-    index = holder.current()
+    return RelatedPublic(id=paper.public_id, results=nearest_papers(session, holder.current(), paper, limit=limit))
+
+
+def nearest_papers(session, index, paper: Paper, *, limit: int) -> list[RelatedPaperPublic]:
+    """The `limit` published papers nearest to `paper` in the vector index."""
     vector = index.reconstruct(paper.id)
     if vector is None:
         raise IndexNotReady(f"{paper.public_id} is not in the index yet", hint="run: papersift index")
@@ -68,9 +73,16 @@ def get_related(
     ranked = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0 and i != paper.id]
     rows = {p.id: p for p in session.scalars(
         select(Paper).where(Paper.id.in_([i for i, _ in ranked]), Paper.is_published))}
-    results = [RelatedPaperPublic(**to_public(rows[i]).model_dump(), score=round(s, 4))
-               for i, s in ranked if i in rows][:limit]
-    return RelatedPublic(id=paper.public_id, results=results)
+    return [RelatedPaperPublic(**to_public(rows[i]).model_dump(), score=round(s, 4))
+            for i, s in ranked if i in rows][:limit]
+
+
+@router.get("/papers/{paper_id:path}/bibtex", response_class=PlainTextResponse)
+def get_bibtex(paper_id: str, session: SessionDep) -> str:
+    """The paper's BibTeX entry."""
+    from service.web.render import bibtex
+
+    return bibtex(to_public(find_paper(session, paper_id)))
 
 
 @router.get("/papers/{paper_id:path}", response_model=PaperPublic)

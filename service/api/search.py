@@ -49,10 +49,17 @@ def search(
     explain: Annotated[bool, Query(description="say why each result ranked")] = False,
 ) -> SearchResponse:
     """Ranked papers with highlights and facets."""
-    started = time.perf_counter()
     filters = make_filters(source=source, category=category, venue=venue, track=track, year_from=year_from,
                            year_to=year_to, date_from=date_from, date_to=date_to)
-    engine, notices = request.app.state.search.engine()
+    return run_search(request.app.state.search, session, q=q, filters=filters, mode=mode, sort=sort,
+                      limit=limit, offset=offset, explain=explain)
+
+
+def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort: str = "relevance",
+               limit: int = 20, offset: int = 0, explain: bool = False) -> SearchResponse:
+    """One search, rendered as the API's response (the web pages use it too)."""
+    started = time.perf_counter()
+    engine, notices = runtime.engine()
     outcome = engine.search(
         SearchRequest(q=q, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
         resolve_ids=lambda public_ids: _resolve(session, public_ids),

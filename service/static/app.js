@@ -1,0 +1,199 @@
+// papersift: stars, read marks, my keywords, keyboard shortcuts, theme. All state lives in localStorage.
+"use strict";
+const store = {
+  get(key, fallback) { try { return JSON.parse(localStorage.getItem("papersift." + key)) ?? fallback; } catch { return fallback; } },
+  set(key, value) { localStorage.setItem("papersift." + key, JSON.stringify(value)); },
+};
+const stars = () => store.get("stars", {});          // id → {title, starred_at}
+const readMarks = () => store.get("read", {});       // id → true
+const notInterested = () => store.get("not_interested", []);
+
+function setTheme(theme) { document.documentElement.dataset.theme = theme; store.set("theme", theme); }
+setTheme(store.get("theme", "auto"));
+
+function refreshStars(root = document) {
+  const starred = stars();
+  root.querySelectorAll(".paper").forEach((card) => {
+    const button = card.querySelector(".star");
+    const on = Boolean(starred[card.dataset.id]);
+    if (button) { button.textContent = on ? "★" : "☆"; button.setAttribute("aria-pressed", on); }
+    card.classList.toggle("read", Boolean(readMarks()[card.dataset.id]) && !card.classList.contains("paper-page"));
+  });
+  const count = document.getElementById("star-count");
+  if (count) count.textContent = Object.keys(starred).length || "";
+}
+
+function toggleStar(card) {
+  const all = stars();
+  const id = card.dataset.id;
+  if (all[id]) delete all[id];
+  else all[id] = { title: card.querySelector(".title, h1")?.textContent.trim() || id, starred_at: new Date().toISOString() };
+  store.set("stars", all);
+  refreshStars();
+}
+
+function highlightKeywords(root = document) {
+  const words = store.get("keywords", []).filter((w) => w.length > 1);
+  if (!words.length) return;
+  const pattern = new RegExp("\\b(" + words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|") + ")", "gi");
+  root.querySelectorAll(".paper .title, .paper .abstract").forEach((element) => {
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    nodes.forEach((node) => {
+      if (!pattern.test(node.nodeValue) || node.parentElement.closest("mark, math")) return;
+      pattern.lastIndex = 0;
+      const fragment = document.createDocumentFragment();
+      let last = 0;
+      node.nodeValue.replace(pattern, (match, _word, offset) => {
+        fragment.append(node.nodeValue.slice(last, offset));
+        const mark = document.createElement("mark");
+        mark.className = "mine";
+        mark.textContent = match;
+        fragment.append(mark);
+        last = offset + match.length;
+      });
+      fragment.append(node.nodeValue.slice(last));
+      node.replaceWith(fragment);
+    });
+  });
+}
+
+function paperCard(paper) {
+  // Built with DOM APIs (textContent), never innerHTML: titles are user-controlled strings.
+  const card = document.createElement("article");
+  card.className = "paper";
+  card.dataset.id = paper.id;
+  const head = document.createElement("div");
+  head.className = "paper-head";
+  const star = document.createElement("button");
+  star.className = "star"; star.type = "button"; star.textContent = "☆";
+  const title = document.createElement("h3");
+  const link = document.createElement("a");
+  link.className = "title"; link.href = "/paper/" + paper.id; link.textContent = paper.title;
+  title.append(link); head.append(star, title);
+  const authors = document.createElement("p");
+  authors.className = "authors"; authors.textContent = (paper.authors || []).slice(0, 8).join(", ");
+  card.append(head, authors);
+  return card;
+}
+
+async function renderStarsPage() {
+  const starredBox = document.getElementById("starred");
+  if (!starredBox) return;
+  const ids = Object.keys(stars());
+  document.getElementById("starred-count").textContent = ids.length ? `(${ids.length})` : "";
+  if (ids.length) {
+    starredBox.replaceChildren();
+    for (const id of ids) {
+      const response = await fetch("/api/v1/papers/" + id);
+      starredBox.append(response.ok ? paperCard(await response.json()) : paperCard({ id, title: stars()[id].title, authors: [] }));
+    }
+  }
+  const box = document.getElementById("recommended");
+  if (!ids.length) return;
+  const response = await fetch("/api/v1/recommend", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ positive: ids.slice(-200), negative: notInterested().slice(-200), limit: 20 }),
+  });
+  if (!response.ok) { box.textContent = "Recommendations are unavailable right now."; return; }
+  box.replaceChildren();
+  for (const paper of (await response.json()).results) {
+    const card = paperCard(paper);
+    const no = document.createElement("button");
+    no.type = "button"; no.className = "not-interested"; no.textContent = "Not interested";
+    no.addEventListener("click", () => { store.set("not_interested", [...notInterested(), paper.id]); card.remove(); });
+    card.append(no);
+    box.append(card);
+  }
+  refreshStars(); highlightKeywords();
+}
+
+function download(name, type, text) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type }));
+  link.download = name;
+  link.click();
+  const pre = document.getElementById("export");
+  if (pre) { pre.textContent = text; pre.hidden = false; }
+}
+
+async function exportBibtex() {
+  const entries = [];
+  for (const id of Object.keys(stars())) {
+    const response = await fetch("/api/v1/papers/" + id + "/bibtex");
+    if (response.ok) entries.push(await response.text());
+  }
+  download("papersift-stars.bib", "application/x-bibtex", entries.join("\n\n") + "\n");
+}
+
+function importStars(ids) {
+  const all = stars();
+  ids.forEach((id) => { if (id && !all[id]) all[id] = { title: id, starred_at: new Date().toISOString() }; });
+  store.set("stars", all);
+  renderStarsPage(); refreshStars();
+}
+
+function normalizeId(raw) {
+  const text = raw.trim().replace(/^https?:\/\/arxiv\.org\/(abs|pdf)\//, "").replace(/v\d+$/, "").replace(/\.pdf$/, "");
+  if (!text) return null;
+  return text.includes(":") ? text : "arxiv:" + text;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  refreshStars(); highlightKeywords(); renderStarsPage();
+  document.getElementById("theme")?.addEventListener("click", () => {
+    const order = ["auto", "light", "dark"];
+    setTheme(order[(order.indexOf(store.get("theme", "auto")) + 1) % order.length]);
+  });
+  document.addEventListener("click", (event) => {
+    const star = event.target.closest(".star");
+    if (star) toggleStar(star.closest(".paper"));
+    const copy = event.target.closest(".copy");
+    if (copy) navigator.clipboard?.writeText(document.getElementById(copy.dataset.target).value);
+    const title = event.target.closest(".paper .title");
+    if (title) { const all = readMarks(); all[title.closest(".paper").dataset.id] = true; store.set("read", all); }
+  });
+  document.getElementById("export-json")?.addEventListener("click", () =>
+    download("papersift-stars.json", "application/json",
+             JSON.stringify({ stars: stars(), read: readMarks(), keywords: store.get("keywords", []), not_interested: notInterested() }, null, 2)));
+  document.getElementById("export-bibtex")?.addEventListener("click", exportBibtex);
+  document.getElementById("import-file")?.addEventListener("change", async (event) => {
+    const data = JSON.parse(await event.target.files[0].text());
+    store.set("stars", { ...stars(), ...(data.stars || {}) });
+    if (data.keywords) store.set("keywords", data.keywords);
+    renderStarsPage(); refreshStars();
+  });
+  document.getElementById("import-ids")?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    importStars(event.target.ids.value.split(/[\s,]+/).map(normalizeId).filter(Boolean));
+    event.target.ids.value = "";
+  });
+  const keywordsForm = document.getElementById("keywords-form");
+  if (keywordsForm) {
+    keywordsForm.keywords.value = store.get("keywords", []).join(", ");
+    keywordsForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      store.set("keywords", keywordsForm.keywords.value.split(",").map((w) => w.trim()).filter(Boolean));
+      location.reload();
+    });
+  }
+  const filter = document.getElementById("filter");
+  filter?.addEventListener("input", () => {
+    const needle = filter.value.toLowerCase();
+    document.querySelectorAll(".paper").forEach((card) => { card.hidden = needle && !card.textContent.toLowerCase().includes(needle); });
+  });
+  let focused = -1;
+  document.addEventListener("keydown", (event) => {
+    if (event.target.matches("input, textarea") || event.metaKey || event.ctrlKey || event.altKey) return;
+    const cards = [...document.querySelectorAll(".paper:not([hidden])")];
+    if (event.key === "/") { event.preventDefault(); document.getElementById("q")?.focus(); return; }
+    if (event.key === "j" || event.key === "k") {
+      focused = Math.max(0, Math.min(cards.length - 1, focused + (event.key === "j" ? 1 : -1)));
+      cards.forEach((card, i) => card.classList.toggle("focused", i === focused));
+      cards[focused]?.scrollIntoView({ block: "nearest" });
+    }
+    if (event.key === "s" && cards[focused]) toggleStar(cards[focused]);
+    if (event.key === "o" && cards[focused]) cards[focused].querySelector(".title")?.click();
+  });
+});

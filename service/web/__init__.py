@@ -1,0 +1,1 @@
+"""The server-rendered web site: pages, feeds and the OpenSearch description."""

@@ -1,0 +1,132 @@
+"""HTML pages. Each page calls the same functions as the REST API and renders a template."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+
+from papersift.errors import IndexNotReady, PapersiftError
+from papersift.models import Paper
+from service.api.browse import listing_for, parse_category_expression, venue_year, venues
+from service.api.papers import find_paper, nearest_papers, to_public
+from service.api.search import run_search
+from service.deps import IndexDep, SessionDep
+from service.search.filters import make_filters
+from service.web.render import TEMPLATES, bibtex
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 25
+FACET_PARAMS = {"category": "category", "venue": "venue", "year": "year", "track": "track"}
+
+
+def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep) -> HTMLResponse:
+    latest = (select(Paper.primary_category, func.max(Paper.announced_date).label("day"))
+              .where(Paper.source == "arxiv", Paper.is_published, Paper.primary_category.is_not(None))
+              .group_by(Paper.primary_category).subquery())
+    rows = session.execute(
+        select(latest.c.primary_category, latest.c.day, func.count())
+        .join(Paper, (Paper.primary_category == latest.c.primary_category) & (Paper.announced_date == latest.c.day))
+        .group_by(latest.c.primary_category, latest.c.day).order_by(func.count().desc()).limit(12)
+    ).all()
+    categories = [{"category": c, "day": d, "papers": n} for c, d, n in rows]
+    total = session.scalar(select(func.count()).where(Paper.is_published))
+    return page(request, "home.html", categories=categories, venues=venues(session),
+                stats={"total": f"{total:,}"})
+
+
+@router.get("/help", response_class=HTMLResponse)
+def help_page(request: Request) -> HTMLResponse:
+    return page(request, "help.html")
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, session: SessionDep, q: str = "",
+    category: Annotated[list[str] | None, Query()] = None, venue: Annotated[list[str] | None, Query()] = None,
+    track: Annotated[list[str] | None, Query()] = None, year: Annotated[list[int] | None, Query()] = None,
+    source: str | None = None, sort: str = "relevance", mode: str = "hybrid",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=40)] = 1,
+) -> HTMLResponse:
+    """Results with highlights, facets that narrow, sort, pagination and the took-ms figure."""
+    params = {"q": q, "category": category or [], "venue": venue or [], "track": track or [],
+              "year": [str(y) for y in year or []], "source": source or "", "sort": sort, "mode": mode}
+    years = sorted(year or [])
+    try:
+        filters = make_filters(source=source, category=category, venue=venue, track=track,
+                               year_from=years[0] if years else None, year_to=years[-1] if years else None)
+        response = run_search(request.app.state.search, session, q=q, filters=filters, mode=mode, sort=sort,
+                              limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, explain=True)
+    except PapersiftError as error:
+        status = 400 if error.code == "invalid_query" else 503
+        return page(request, "search.html", status_code=status, q=q, error=error)
+
+    def url(**changes) -> str:
+        merged = {**params, **changes}
+        return "/search?" + urlencode({k: v for k, v in merged.items() if v not in ("", [], None)}, doseq=True)
+
+    def facet_url(name: str, value: str) -> str:
+        current = list(params[FACET_PARAMS[name]])
+        updated = [v for v in current if v != value] if value in current else current + [value]
+        return url(**{FACET_PARAMS[name]: updated, "page": None})
+
+    more = response.offset + len(response.results) < min(response.total, 1000)
+    return page(
+        request, "search.html", q=q, results=response.results, total=response.total, took_ms=response.took_ms,
+        facets=response.facets.model_dump(), notices=response.notices, sort=sort,
+        active={"category": params["category"], "venue": params["venue"], "track": params["track"],
+                "year": params["year"]},
+        any_filter=any(params[k] for k in ("category", "venue", "track", "year", "source")),
+        facet_url=facet_url, sort_url=lambda s: url(sort=s, page=None),
+        prev_url=url(page=page_number - 1) if page_number > 1 else None,
+        next_url=url(page=page_number + 1) if more else None,
+        query_string=urlencode({k: v for k, v in params.items() if v not in ("", [])}, doseq=True),
+    )
+
+
+@router.get("/paper/{paper_id:path}", response_class=HTMLResponse)
+def paper_page(request: Request, paper_id: str, session: SessionDep, holder: IndexDep) -> HTMLResponse:
+    paper = find_paper(session, paper_id)
+    public = to_public(paper)
+    related, problem = [], None
+    try:
+        related = nearest_papers(session, holder.current(), paper, limit=10)
+    except IndexNotReady as error:
+        problem = f"Related papers appear once the paper is indexed ({error.message})."
+    return page(request, "paper.html", p=public, related=related, related_problem=problem,
+                bibtex=bibtex(public), versions=paper.versions or [], venue_slug=paper.venue_slug)
+
+
+@router.get("/arxiv/{expression}", response_class=HTMLResponse)
+def listing_page(request: Request, expression: str, session: SessionDep,
+                 day: Annotated[date | None, Query(alias="date")] = None) -> HTMLResponse:
+    include, exclude = parse_category_expression(expression)
+    return page(request, "listing.html", listing=listing_for(session, include, exclude, day))
+
+
+@router.get("/venues", response_class=HTMLResponse)
+def venues_page(request: Request, session: SessionDep) -> HTMLResponse:
+    return page(request, "venues.html", venues=venues(session))
+
+
+@router.get("/venue/{venue}/{year}", response_class=HTMLResponse)
+def venue_page(request: Request, venue: str, year: int, session: SessionDep) -> HTMLResponse:
+    listing = venue_year(venue, year, session, track=None, limit=10_000, offset=0)
+    groups: dict[str, list] = {}
+    for paper in listing.results:
+        groups.setdefault(paper.track or "unspecified", []).append(paper)
+    return page(request, "venue.html", listing=listing, groups=list(groups.items()))
+
+
+@router.get("/stars", response_class=HTMLResponse)
+def stars_page(request: Request) -> HTMLResponse:
+    return page(request, "stars.html")

@@ -1,0 +1,142 @@
+"""The site in a real browser: Debian's Chromium driven by Playwright against `uvicorn` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect
+
+from service.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
+                                reason="Debian chromium is not installed (./scripts/install installs it)")
+
+
+@pytest.fixture(scope="module")
+def server(corpus):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(corpus), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not uvicorn_server.started:
+        assert time.time() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uvicorn_server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.script_errors = errors
+    yield page
+    context.close()
+    assert errors == []  # no script errors, no CSP violations, no failed asset
+
+
+def test_search_from_the_home_page_and_narrow_by_a_facet(page, server):
+    page.goto(server + "/")
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.keyboard.type("language model reasoning")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search?q=language+model+reasoning")
+    assert page.locator("article.paper").count() == 25
+    assert page.locator("article.paper mark").count() > 0
+    assert "ms" in page.locator(".took").inner_text()
+    page.locator(".facets a", has_text="colm").first.click()
+    page.wait_for_url("**venue=colm**")
+    venues = page.locator("article.paper .venue").all_inner_texts()
+    assert venues and all(v.startswith("COLM") for v in venues)
+    page.locator("article.paper .why summary").first.click()
+    assert page.locator("article.paper .why").first.inner_text().count("#") >= 1
+
+
+def test_keyboard_moves_and_stars(page, server):
+    page.goto(server + "/search?q=language+models")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    focused = page.locator("article.paper.focused")
+    assert focused.count() == 1
+    focused_id = focused.get_attribute("data-id")
+    assert focused_id == page.locator("article.paper").nth(1).get_attribute("data-id")
+    page.keyboard.press("s")
+    assert focused.locator(".star").inner_text() == "★"
+    assert page.locator("#star-count").inner_text() == "1"
+    stored = json.loads(page.evaluate("localStorage.getItem('papersift.stars')"))
+    assert list(stored) == [focused_id]
+
+
+def test_stars_page_recommends_exports_and_imports(page, server):
+    page.goto(server + "/venue/colm/2024")
+    cards = page.locator("article.paper")
+    starred = [cards.nth(i).get_attribute("data-id") for i in range(3)]
+    for i in range(3):
+        cards.nth(i).locator(".star").click()
+    page.goto(server + "/stars")
+    page.locator("#recommended article.paper").first.wait_for()
+    assert sorted(page.locator("#starred article.paper").evaluate_all("els => els.map(e => e.dataset.id)")) == sorted(starred)
+    recommended = page.locator("#recommended article.paper").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert recommended and not set(recommended) & set(starred)
+    first = recommended[0]
+    page.locator("#recommended article.paper").first.locator(".not-interested").click()
+    assert json.loads(page.evaluate("localStorage.getItem('papersift.not_interested')")) == [first]
+    with page.expect_download() as download:
+        page.click("#export-json")
+    exported = json.loads(open(download.value.path()).read())
+    assert sorted(exported["stars"]) == sorted(starred)
+    page.fill("#import-ids input", "https://arxiv.org/abs/0704.0001v2 0704.0002")
+    page.click("#import-ids button")
+    expect(page.locator("#starred article.paper")).to_have_count(5)
+    assert {"arxiv:0704.0001", "arxiv:0704.0002"} <= set(json.loads(page.evaluate("localStorage.getItem('papersift.stars')")))
+
+
+def test_paper_page_renders_math_and_related_papers(page, server):
+    page.goto(server + "/search?q=&source=arxiv")
+    page.goto(server + "/paper/arxiv:0704.0001")
+    assert page.locator("h1").inner_text().startswith("Calculation of prompt diphoton")
+    assert page.locator("section.related article.paper").count() == 10
+    assert page.locator("meta[name=citation_author]").count() > 3
+    page.goto(server + "/search?q=abs%3Aquark")
+    math_page = page.locator("article.paper .title").first
+    math_page.click()
+    page.wait_for_url("**/paper/**")
+    assert page.locator("details.bibtex textarea").input_value().startswith("@")
+
+
+def test_bad_query_message_theme_and_phone_width(page, server):
+    response = page.goto(server + '/search?q=%22unclosed')
+    assert response.status == 400 and "never closed" in page.locator(".error").inner_text()
+    page.script_errors.clear()  # the page's own 400 is logged as a failed load
+    page.click("#theme")
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + "/search?q=reasoning")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
