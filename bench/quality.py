@@ -218,9 +218,8 @@ def tune(engine: SearchEngine, sets: dict[str, list[Query]]) -> None:
     """Grid over fusion weights; the score is the mean MRR@10 over the dev halves of all sets."""
     dev = {name: queries[: len(queries) // 2] for name, queries in sets.items()}
     results = []
-    for lexical, semantic, title, k in itertools.product((1.0,), (0.5, 0.75, 1.0, 1.5, 2.0), (0.25, 0.5, 1.0),
-                                                         (10.0, 30.0, 60.0)):
-        engine.weights = FusionWeights(lexical=lexical, semantic=semantic, title=title, k=k)
+    for semantic, title in itertools.product((0.1, 0.2, 0.3, 0.45, 0.6, 0.8), (0.25, 0.5, 1.0)):
+        engine.weights = FusionWeights(lexical=1.0, semantic=semantic, title=title)
         per_set = {name: metrics(run_engine(engine, queries, "hybrid")[0])["MRR@10"] for name, queries in dev.items()}
         results.append((float(np.mean(list(per_set.values()))), engine.weights, per_set))
     results.sort(key=lambda r: -r[0])

@@ -114,7 +114,7 @@ class SearchEngine:
     def _rank(self, parsed: ParsedQuery, filters: Filters, request: SearchRequest, pinned: list[int],
               clock) -> SearchOutcome:
         mode = request.mode
-        lists: dict[str, np.ndarray] = {}
+        lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         total = 0
         query = keyword_query(self.catalog, parsed, filters)
         bound = bool(parsed.required or parsed.excluded)  # required clauses bind every mode
@@ -124,19 +124,27 @@ class SearchEngine:
             hits = search_keyword(self.catalog, query, limit=depth)
             lexical_ids, total = hits.ids, hits.total
             if mode != "semantic":
-                lists["lexical"] = lexical_ids
+                lists["lexical"] = (hits.ids, hits.scores)
         clock.lap("lexical")
         exact = np.empty(0, np.int64)
         if mode != "semantic" and parsed.words and not parsed.required:
             exact = exact_title(self.catalog, " ".join(t.text for t in parsed.words), filters)
             if not len(exact) and len(parsed.words) >= 3:
-                lists["title"] = fuzzy_title(self.catalog, parsed, filters, limit=TITLE_CANDIDATES).ids
+                fuzzy = fuzzy_title(self.catalog, parsed, filters, limit=TITLE_CANDIDATES)
+                lists["title"] = (fuzzy.ids, fuzzy.scores)
         clock.lap("title")
-        if mode != "keyword" and parsed.semantic_text:
-            lists["semantic"] = self._semantic(parsed, filters, lexical_ids if bound else None, clock)
+        vector = None
+        if mode != "keyword" and parsed.semantic_text and self.index is not None and self.encoder is not None:
+            vector = self.encoder.encode(parsed.semantic_text)
+            clock.lap("encode")
+            lists["semantic"] = self._semantic(vector, filters, lexical_ids if bound else None)
+            clock.lap("vector")
         if mode == "semantic":
             lists.pop("title", None)
-        fused = fuse(lists, self.weights) if mode == "hybrid" else fuse(lists, FusionWeights(k=self.weights.k))
+        semantic_of = None
+        if vector is not None:
+            semantic_of = lambda ids: self._cosines(vector, ids)  # noqa: E731
+        fused = fuse(lists, self.weights, semantic_of)
         ranked = [RankedPaper(id=i, score=1.0, pinned="id", ranks={"id": 1}) for i in pinned]
         seen = set(pinned)
         for rank, paper_id in enumerate(exact.tolist(), start=1):
@@ -157,19 +165,20 @@ class SearchEngine:
         page = ranked[request.offset:request.offset + request.limit]
         return SearchOutcome(parsed, total, page, facets, clock.timings)
 
-    def _semantic(self, parsed: ParsedQuery, filters: Filters, within: np.ndarray | None, clock) -> np.ndarray:
-        if self.index is None or self.encoder is None:
-            return np.empty(0, np.int64)
-        vector = self.encoder.encode(parsed.semantic_text)
-        clock.lap("encode")
+    def _semantic(self, vector: np.ndarray, filters: Filters, within: np.ndarray | None):
+        """(ids, cosines) of the nearest papers within the filters (or within `within`)."""
         if within is not None:
             allowed = within
         else:
             mask = self.catalog.mask(filters)
             allowed = None if mask is None else self.catalog.ids[mask]
-        ids, _ = search_vectors(self.index, vector, SEMANTIC_CANDIDATES, allowed)
-        clock.lap("vector")
-        return ids
+        return search_vectors(self.index, vector, SEMANTIC_CANDIDATES, allowed)
+
+    def _cosines(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Exact cosine of each id (papers without a vector get -1)."""
+        found, matrix = self.index.vectors_of(ids)
+        scores = dict(zip(found.tolist(), (matrix @ vector).tolist()))
+        return np.asarray([scores.get(i, -1.0) for i in ids.tolist()])
 
     def _newest_first(self, ranked: list[RankedPaper]) -> list[RankedPaper]:
         rows = self.catalog.rows_of(np.asarray([r.id for r in ranked], np.int64))

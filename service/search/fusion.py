@@ -1,11 +1,17 @@
-"""Weighted reciprocal rank fusion of candidate lists, keeping each list's rank for explanations.
+"""Score fusion of candidate lists, keeping each list's rank for explanations.
 
-score(paper) = Σ_lists weight / (k + rank), rank counted from 1. The weights were tuned on the
-development split of bench/quality.py (see DECISIONS.md); the test split is reported untouched.
+Each list's scores are normalized — BM25 (keyword and typo-tolerant title lists) divided by the
+list's best score, cosine similarity min-max scaled over the semantic candidates — and combined
+as a weighted sum. Unlike reciprocal rank fusion this keeps BM25's margin: a query that matches
+one paper far better than the rest (a pasted sentence, a near-exact title) keeps that paper on
+top, while a flat BM25 list lets meaning decide. Candidates that only one list found get their
+exact cosine from the vector index (`semantic_of`), so both signals score every candidate.
+Weights were tuned on the development split of bench/quality.py (see DECISIONS.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,9 +20,8 @@ import numpy as np
 @dataclass(frozen=True)
 class FusionWeights:
     lexical: float = 1.0
-    semantic: float = 1.0
-    title: float = 0.5
-    k: float = 60.0
+    semantic: float = 0.1
+    title: float = 0.25
 
 
 DEFAULT_WEIGHTS = FusionWeights()
@@ -29,17 +34,42 @@ class Fused:
     ranks: dict[str, int] = field(default_factory=dict)  # list name → 1-based rank
 
 
-def fuse(lists: dict[str, np.ndarray], weights: FusionWeights = DEFAULT_WEIGHTS) -> list[Fused]:
-    """Fuse ranked id lists (best first) named lexical / semantic / title; best first."""
+Ranked = tuple[np.ndarray, np.ndarray]  # (ids best first, scores)
+
+
+def fuse(lists: dict[str, Ranked], weights: FusionWeights = DEFAULT_WEIGHTS,
+         semantic_of: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Fused]:
+    """Fuse ranked (ids, scores) lists named lexical / semantic / title; best first."""
     fused: dict[int, Fused] = {}
-    for name, ids in lists.items():
-        weight = getattr(weights, name)
+    for name, (ids, _) in lists.items():
         for rank, paper_id in enumerate(ids.tolist(), start=1):
-            entry = fused.get(paper_id)
-            if entry is None:
-                entry = fused[paper_id] = Fused(paper_id, 0.0)
-            if name in entry.ranks:
-                continue
-            entry.ranks[name] = rank
-            entry.score += weight / (weights.k + rank)
+            entry = fused.setdefault(paper_id, Fused(paper_id, 0.0))
+            entry.ranks.setdefault(name, rank)
+    if not fused:
+        return []
+    candidates = np.fromiter(fused, dtype=np.int64, count=len(fused))
+    total = np.zeros(len(candidates), dtype=np.float64)
+    for name in ("lexical", "title"):
+        if name in lists and len(lists[name][0]):
+            total += getattr(weights, name) * _scaled_by_best(candidates, *lists[name])
+    if "semantic" in lists and len(lists["semantic"][0]):
+        total += weights.semantic * _semantic(candidates, *lists["semantic"], semantic_of)
+    for entry, score in zip(fused.values(), total.tolist()):
+        entry.score = score
     return sorted(fused.values(), key=lambda f: (-f.score, f.id))
+
+
+def _scaled_by_best(candidates: np.ndarray, ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    best = float(scores.max()) if len(scores) else 0.0
+    lookup = dict(zip(ids.tolist(), (scores / best).tolist() if best > 0 else [0.0] * len(ids)))
+    return np.asarray([lookup.get(i, 0.0) for i in candidates.tolist()])
+
+
+def _semantic(candidates: np.ndarray, ids: np.ndarray, scores: np.ndarray, semantic_of) -> np.ndarray:
+    lookup = dict(zip(ids.tolist(), scores.tolist()))
+    missing = np.asarray([i for i in candidates.tolist() if i not in lookup], dtype=np.int64)
+    if len(missing) and semantic_of is not None:
+        lookup.update(zip(missing.tolist(), semantic_of(missing).tolist()))
+    low, high = float(scores.min()), float(scores.max())
+    values = np.asarray([lookup.get(i, low) for i in candidates.tolist()])
+    return np.clip((values - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(values))
