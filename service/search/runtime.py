@@ -27,6 +27,11 @@ class SearchRuntime:
         self._lock = threading.Lock()
 
     def start(self) -> None:
+        import faiss
+
+        # One query, one thread: OpenMP fan-out costs more than it saves for a single vector and
+        # oversubscribes the cores under concurrent requests (PERF-NOTES: encode on one thread).
+        faiss.omp_set_num_threads(1)
         self.catalog.start()
         if self.index.current_or_none() is not None:
             threading.Thread(target=self.encoder, name="encoder-warmup", daemon=True).start()
