@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
-from indexer.lexical import write_catalog  # noqa: E402
+from indexer.lexical import PAPERS_SQL, write_catalog  # noqa: E402
 from papersift.db import make_engine  # noqa: E402
 from papersift.embedding import load_embedder  # noqa: E402
 from papersift.settings import Settings  # noqa: E402
@@ -47,13 +47,7 @@ from service.search.semantic import QueryEncoder  # noqa: E402
 
 Row = namedtuple("Row", "id title title_key abstract authors_text keywords_text categories venue_slug year "
                         "track source published")
-_ROWS = """
-SELECT id, title, title_key, abstract, authors_text, keywords_text, categories, venue_slug,
-       coalesce(year, extract(year FROM coalesce(published_date, announced_date))::int) AS year, track, source,
-       coalesce(published_date, announced_date,
-                CASE WHEN year BETWEEN 1 AND 9999 THEN make_date(year, 1, 1) END) AS published
-FROM papers WHERE is_published ORDER BY id
-"""
+
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:
@@ -237,7 +231,7 @@ def main() -> None:
     faiss.omp_set_num_threads(1)  # as the service does
     engine_db = make_engine(settings)
     with engine_db.connect() as connection:
-        rows = [Row(*r) for r in connection.execute(text(_ROWS))]
+        rows = [Row(*r) for r in connection.execute(text(PAPERS_SQL))]
         public_ids = list(connection.execute(text(
             "SELECT p.public_id FROM papers p JOIN paper_embeddings e ON e.paper_id = p.id LIMIT 2000")).scalars())
     catalog = load_catalog(settings.search_dir)
@@ -266,7 +260,8 @@ def main() -> None:
         timings = time_engine(SearchEngine(big_catalog, big_index, encoder), pool, filters_for)
         timings["related"] = time_related(big_index, big_catalog.ids)
         print_table(f"in process, synthetic {big_catalog.count:,} papers ({big_index.manifest.index_type}, "
-                    f"efSearch {big_index.manifest.ef_search})", timings, {"hybrid": 150.0, "related": 20.0})
+                    f"efSearch {big_index.manifest.ef_search})", timings,
+                    {"hybrid": 50.0 if big_catalog.count <= 200_000 else 150.0, "related": 20.0})
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 EPOCH = date(1970, 1, 1)
 _WATERMARK = "SELECT count(*), coalesce(max(updated_at)::text, ''), coalesce(max(id), 0) FROM papers WHERE is_published"
-_PAPERS = """
+PAPERS_SQL = """
 SELECT id, title, title_key, abstract, authors_text, keywords_text, categories, venue_slug,
        coalesce(year, extract(year FROM coalesce(published_date, announced_date))::int) AS year,
        track, source,
@@ -103,13 +103,13 @@ def build_catalog(engine: Engine, directory: Path, *, force: bool = False,
 def _write(engine: Engine, target: Path, on_batch) -> int:
     """Stream published papers from PostgreSQL into a catalog; returns the count."""
     with engine.connect().execution_options(stream_results=True, yield_per=5000) as connection:
-        batches = connection.execute(text(_PAPERS)).partitions()
+        batches = connection.execute(text(PAPERS_SQL)).partitions()
         return write_catalog(batches, target, on_batch)
 
 
 def write_catalog(batches: Iterable[Sequence], target: Path, on_batch=None) -> int:
     """Write a tantivy index and the filter columns from batches of rows (id ascending) with the
-    attributes that _PAPERS selects. Used by the builder and by bench/search.py's synthetic corpus."""
+    attributes that PAPERS_SQL selects. Used by the builder and by bench/search.py's synthetic corpus."""
     index = tantivy.Index(build_schema(), path=str(target))
     register_analyzers(index)
     writer = index.writer(heap_size=256_000_000, num_threads=2)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from sqlalchemy import text
 
 from papersift.db import make_engine
 from papersift.embedding import load_embedder
-from papersift.settings import Settings
 from service.app import create_app
 from service.search.catalog import load_catalog
 from service.search.filters import make_filters
