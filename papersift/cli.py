@@ -6,6 +6,8 @@ Exit codes: 0 done · 1 done, but records were rejected · 2 bad usage or unread
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -274,9 +276,34 @@ def demo(
     for path in sorted(arxiv_dir.glob("*.jsonl*")):
         _run_import_keep_going(settings, "arxiv-snapshot", str(path.resolve()), iter_snapshot(path))
     _run_import_keep_going(settings, "paperlists", str(venue_dir.resolve()), iter_paperlists([venue_dir]))
-    index_command(ctx, rebuild=False)
-    if serve_site:
+    if not serve_site:
+        index_command(ctx, rebuild=False)
+        return
+    # Keyword search works as soon as the keyword index is published. Embedding all of the shared
+    # data takes hours on a small CPU, so it runs in a child process while the site is served; the
+    # service loads the vector index when the child publishes it (a stopped child resumes next time).
+    from indexer.lexical import build_catalog
+
+    catalog = build_catalog(_engine(settings), settings.search_dir)
+    typer.echo(f"demo: keyword index {catalog.mode} · {catalog.manifest.count:,} papers")
+    child = subprocess.Popen([sys.executable, "-m", "papersift.cli", "index"], env=_child_environment(settings))
+    typer.echo(f"demo: embedding and vector indexing in the background (pid {child.pid}); "
+               "semantic search and related papers appear when it publishes")
+    try:
         serve(ctx, host=host, port=port)
+    finally:
+        child.terminate()
+
+
+def _child_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with the settings in effect, for a child `papersift` command."""
+    environment = dict(os.environ)
+    environment.update({"PAPERSIFT_DATA_DIR": str(settings.data_dir), "PAPERSIFT_MODEL": settings.model,
+                        "PAPERSIFT_SHARED_DATA": str(settings.shared_data),
+                        "PAPERSIFT_EMBEDDING_BACKEND": settings.embedding_backend})
+    if settings.database_url is not None:
+        environment["PAPERSIFT_DATABASE_URL"] = settings.database_url.get_secret_value()
+    return environment
 
 
 def _run_import_keep_going(settings: Settings, source: str, target: str, items) -> None:
