@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import and_, case, func, or_, select
 
@@ -141,10 +141,11 @@ TRACK_ORDER = {"oral": 0, "spotlight": 1, "poster": 2}
 
 @router.get("/venues/{venue}/{year}", response_model=VenueListing)
 def venue_year(
-    venue: str, year: int, session: SessionDep,
+    venue: str, year: Annotated[int, Path(ge=1000, le=9999, description="the venue's year")],
+    session: SessionDep,
     track: Annotated[list[str] | None, Query(description="oral, spotlight, poster, ... (any of)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> VenueListing:
     """One venue-year's papers, orals first, then spotlights, posters and other tracks."""
     slug = canonical_venue(venue)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 from typing import Annotated
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from service.api.browse import listing_for, parse_category_expression, venue_year
@@ -53,7 +53,8 @@ def arxiv_feed(request: Request, expression: str, kind: str, session: SessionDep
 
 
 @router.get("/feeds/venue/{venue}/{year}.{kind}")
-def venue_feed(request: Request, venue: str, year: int, kind: str, session: SessionDep) -> Response:
+def venue_feed(request: Request, venue: str, year: Annotated[int, Path(ge=1000, le=9999)], kind: str,
+               session: SessionDep) -> Response:
     _check_kind(kind)
     listing = venue_year(venue, year, session, track=None, limit=1000, offset=0)
     return _feed(request, title=f"papersift · {listing.name} {year}", link=f"/venue/{listing.venue}/{year}",

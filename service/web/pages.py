@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
@@ -119,7 +119,8 @@ def venues_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/venue/{venue}/{year}", response_class=HTMLResponse)
-def venue_page(request: Request, venue: str, year: int, session: SessionDep) -> HTMLResponse:
+def venue_page(request: Request, venue: str, year: Annotated[int, Path(ge=1000, le=9999)],
+               session: SessionDep) -> HTMLResponse:
     listing = venue_year(venue, year, session, track=None, limit=10_000, offset=0)
     groups: dict[str, list] = {}
     for paper in listing.results:
