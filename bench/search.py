@@ -17,6 +17,7 @@ related p95 ≤ 20 ms.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -27,6 +28,7 @@ import sys
 import threading
 import time
 from collections import namedtuple
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
-from indexer.lexical import PAPERS_SQL, write_catalog  # noqa: E402
+from indexer.lexical import MANIFEST, PAPERS_SQL, CatalogManifest, write_catalog  # noqa: E402
 from papersift.db import make_engine  # noqa: E402
 from papersift.embedding import load_embedder  # noqa: E402
 from papersift.settings import Settings  # noqa: E402
@@ -132,24 +134,21 @@ def synthetic_corpus(settings: Settings, rows, vectors: dict[int, np.ndarray], s
                 yield batch
 
         write_catalog(batches(), catalog_dir)
-        (directory / "manifest.json").write_text(
-            f'{{"count": {size}, "generation": 1, "directory": "lexical-1", "built_at": "", '
-            f'"build_seconds": 0, "watermark": ""}}')
+        manifest = CatalogManifest(count=size, generation=1, directory=catalog_dir.name, built_at="",
+                                   build_seconds=0, watermark="")
+        (directory / MANIFEST).write_text(json.dumps(asdict(manifest)))
         print(f"synthetic catalog of {size:,} papers built in {time.perf_counter() - started:.0f} s")
     if not index_file.exists():
         started = time.perf_counter()
         rng = np.random.default_rng(3)
-        real_ids = [r.id for r in rows if r.id in vectors]
-        base = np.stack([vectors[i] for i in real_ids])
+        dimension = len(next(iter(vectors.values())))
+        has_vector = np.asarray([r.id in vectors for r in rows])
+        row_vectors = np.stack([vectors.get(r.id, np.zeros(dimension, np.float32)) for r in rows])
         ids = np.arange(1, size + 1, dtype=np.int64)
-        source_rows = np.asarray([(i - 1) % len(rows) for i in ids])
-        position = {r.id: j for j, r in enumerate(rows)}
-        base_of_row = np.full(len(rows), -1)
-        for j, paper_id in enumerate(real_ids):
-            base_of_row[position[paper_id]] = j
-        keep = base_of_row[source_rows] >= 0
+        source_rows = (ids - 1) % len(rows)  # the copy with id i repeats rows[source_rows[i - 1]]
+        keep = has_vector[source_rows]
         ids = ids[keep]
-        matrix = base[base_of_row[source_rows[keep]]] + rng.normal(0, 0.05, (int(keep.sum()), base.shape[1])).astype(np.float32)
+        matrix = row_vectors[source_rows[keep]] + rng.normal(0, 0.05, (len(ids), dimension)).astype(np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         faiss.omp_set_num_threads(os.cpu_count() or 1)  # build on every core, search on one
         index, index_type, ef, recall = build_index(ids, np.ascontiguousarray(matrix, np.float32),

@@ -59,10 +59,12 @@ class Paper(Base):
     source_record_id: Mapped[str] = mapped_column(Text)
 
     title: Mapped[str] = mapped_column(Text)
-    title_raw: Mapped[str] = mapped_column(Text)
+    # Raw source text and the generated search vector: kept for re-normalization and PostgreSQL
+    # full text, loaded only when accessed (a result page does not need them).
+    title_raw: Mapped[str] = mapped_column(Text, deferred=True)
     title_key: Mapped[str] = mapped_column(Text)
     abstract: Mapped[str] = mapped_column(Text, server_default="")
-    abstract_raw: Mapped[str] = mapped_column(Text, server_default="")
+    abstract_raw: Mapped[str] = mapped_column(Text, server_default="", deferred=True)
     authors: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     authors_text: Mapped[str] = mapped_column(Text, server_default="")
     author_keys: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
@@ -95,7 +97,8 @@ class Paper(Base):
 
     record_hash: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
-    search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True))
+    search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True),
+                                               deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -154,6 +154,18 @@ def index_settings(settings: Settings, model_cache: Path) -> Settings:
 ARXIV_LINES = 200
 
 
+def query_rows(settings: Settings, sql: str) -> list:
+    """Rows of one read-only SQL query against the database of `settings`."""
+    from sqlalchemy import text
+
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql)).all()
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def corpus(pg_admin_url, template_url, shared_data, model_cache, tmp_path_factory) -> Settings:
     """~700 real papers (arXiv cs 2025, arXiv 2007 physics, COLM 2024) imported and indexed once."""

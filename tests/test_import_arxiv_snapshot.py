@@ -18,7 +18,7 @@ from papersift.models import IngestRun, Paper, Reject
 
 def _papers(engine: Engine) -> dict[str, Paper]:
     with engine.connect() as conn:
-        rows = conn.execute(select(Paper)).all()
+        rows = conn.execute(select(*Paper.__table__.columns)).all()  # every stored column, deferred ones too
     return {row.public_id: row for row in rows}
 
 

@@ -13,7 +13,7 @@ from papersift.models import Paper, Reject
 
 def _papers(engine: Engine) -> dict[str, Paper]:
     with engine.connect() as conn:
-        return {row.public_id: row for row in conn.execute(select(Paper)).all()}
+        return {row.public_id: row for row in conn.execute(select(*Paper.__table__.columns)).all()}
 
 
 def _rejects(engine: Engine) -> dict[tuple[str, str], str]:

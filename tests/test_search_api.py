@@ -9,7 +9,6 @@ from datetime import date
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from papersift.db import make_engine
 from papersift.embedding import load_embedder
@@ -17,6 +16,7 @@ from service.app import create_app
 from service.search.catalog import load_catalog
 from service.search.filters import make_filters
 from service.search.lexical import filter_clauses
+from tests.conftest import query_rows
 
 @pytest.fixture(scope="module")
 def client(corpus):
@@ -26,13 +26,8 @@ def client(corpus):
 
 @pytest.fixture(scope="module")
 def papers(corpus):
-    engine = make_engine(corpus)
-    with engine.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT id, public_id, title, abstract, authors, categories, venue_slug, year, source "
-            "FROM papers WHERE is_published ORDER BY id")).all()
-    engine.dispose()
-    return rows
+    return query_rows(corpus, "SELECT id, public_id, title, abstract, authors, categories, venue_slug, year, "
+                              "source FROM papers WHERE is_published ORDER BY id")
 
 
 def search(client, **params):
@@ -93,12 +88,8 @@ def test_filters_restrict_both_sides(client):
 def test_a_narrow_filter_gets_the_exact_nearest_papers(client, corpus, papers):
     """Semantic search inside a filter equals brute force over that subset's stored vectors."""
     query = "evaluating large language models on mathematical reasoning"
-    engine = make_engine(corpus)
-    with engine.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT p.public_id, e.vector FROM papers p JOIN paper_embeddings e ON e.paper_id = p.id "
-            "WHERE p.is_published AND 'hep-ph' = ANY(p.categories)")).all()
-    engine.dispose()
+    rows = query_rows(corpus, "SELECT p.public_id, e.vector FROM papers p JOIN paper_embeddings e "
+                              "ON e.paper_id = p.id WHERE p.is_published AND 'hep-ph' = ANY(p.categories)")
     embedder = load_embedder(corpus.model, backend=corpus.embedding_backend, cache_dir=corpus.model_cache_dir)
     vector = embedder.encode([query])[0]
     matrix = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
@@ -109,7 +100,6 @@ def test_a_narrow_filter_gets_the_exact_nearest_papers(client, corpus, papers):
 
 def test_filter_columns_agree_with_the_keyword_index_and_postgresql(corpus):
     catalog = load_catalog(corpus.search_dir)
-    engine = make_engine(corpus)
     cases = [
         (make_filters(source="venue"), "source = 'venue'"),
         (make_filters(category=["cs.CL", "hep-ph"]), "categories && ARRAY['cs.CL', 'hep-ph']"),
@@ -121,15 +111,13 @@ def test_filter_columns_agree_with_the_keyword_index_and_postgresql(corpus):
     import tantivy
 
     for filters, sql in cases:
-        with engine.connect() as connection:
-            expected = set(connection.execute(text(f"SELECT id FROM papers WHERE is_published AND {sql}")).scalars())
+        expected = {row.id for row in query_rows(corpus, f"SELECT id FROM papers WHERE is_published AND {sql}")}
         by_mask = set(catalog.ids[catalog.mask(filters)].tolist())
         query = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, q) for q in filter_clauses(catalog.index.schema, filters)])
         hits = catalog.searcher.search(query, limit=10_000).hits
         by_index = set(catalog.searcher.fast_field_values("id", [a for _, a in hits]))
         assert expected and by_mask == expected == by_index, sql
-    engine.dispose()
 
 
 # -- query language ----------------------------------------------------------------------------

@@ -8,11 +8,11 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from indexer.lexical import build_catalog
 from papersift.db import make_engine
 from service.app import create_app
+from tests.conftest import query_rows
 
 HOSTILE = '<script>alert("x")</script> "><img src=x onerror=alert(1)> Robust Attacks'
 
@@ -60,11 +60,8 @@ def test_paper_page_has_citation_tags_bibtex_and_related(site, corpus):
 
 
 def test_math_is_rendered_as_mathml(site, corpus):
-    engine = make_engine(corpus)
-    with engine.connect() as connection:
-        public_id, abstract = connection.execute(text(
-            r"SELECT public_id, abstract FROM papers WHERE abstract ~ '\$[A-Za-z\\^_{}() ]+\$' LIMIT 1")).one()
-    engine.dispose()
+    [(public_id, abstract)] = query_rows(
+        corpus, r"SELECT public_id, abstract FROM papers WHERE abstract ~ '\$[A-Za-z\\^_{}() ]+\$' LIMIT 1")
     page = site.get(f"/paper/{public_id}")
     assert page.text.count("<math") >= abstract.count("$") // 2 > 0
 

@@ -75,9 +75,6 @@ class LoadedCatalog:
             keep &= self.published >= (filters.date_from - EPOCH).days
         if filters.date_to:
             keep &= (self.published <= (filters.date_to - EPOCH).days) & (self.published >= 0)
-        if filters.exclude_ids:
-            rows = self.rows_of(np.fromiter(filters.exclude_ids, dtype=np.int64))
-            keep[rows[rows >= 0]] = False
         return keep
 
     def facets(self, rows: np.ndarray) -> dict[str, list[dict]]:

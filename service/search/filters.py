@@ -4,7 +4,7 @@ and PostgreSQL (browse mode). Within a kind values are alternatives; kinds combi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from papersift.errors import InvalidQuery
@@ -23,13 +23,12 @@ class Filters:
     year_to: int | None = None
     date_from: date | None = None
     date_to: date | None = None
-    exclude_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def active(self) -> bool:
         return bool(self.source or self.categories or self.venues or self.tracks
                     or self.year_from is not None or self.year_to is not None
-                    or self.date_from or self.date_to or self.exclude_ids)
+                    or self.date_from or self.date_to)
 
     def narrowed_by(self, *, categories=(), venues=(), year_from=None, year_to=None) -> Filters:
         """These filters AND the query's own cat:/venue:/year: filters."""

@@ -10,6 +10,7 @@ import numpy as np
 import tantivy
 from tantivy import Occur, Query
 
+from indexer.lexical import EPOCH
 from papersift.lexical_schema import DEFAULT_FIELDS, STOPWORDS, analyze
 from papersift.normalize import title_key
 from service.search.catalog import LoadedCatalog
@@ -58,15 +59,10 @@ def keyword_query(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters)
     return Query.boolean_query(clauses)
 
 
-def search_keyword(catalog: LoadedCatalog, query: Query, *, limit: int, offset: int = 0,
-                   newest: bool = False) -> LexicalHits:
-    """Top hits by BM25 (or by date when `newest`), with the number of matching papers."""
-    searcher = catalog.searcher
-    if newest:
-        result = searcher.search(query, limit=limit, offset=offset, count=True, order_by_field="published")
-    else:
-        result = searcher.search(query, limit=limit, offset=offset, count=True)
-    return _hits(searcher, result, scored=not newest)
+def search_keyword(catalog: LoadedCatalog, query: Query, *, limit: int) -> LexicalHits:
+    """Top hits by BM25, with the number of matching papers."""
+    result = catalog.searcher.search(query, limit=limit, count=True)
+    return _hits(catalog.searcher, result)
 
 
 def exact_title(catalog: LoadedCatalog, raw: str, filters: Filters) -> np.ndarray:
@@ -111,14 +107,9 @@ def filter_clauses(schema: tantivy.Schema, filters: Filters) -> list[Query]:
                                          filters.year_from if filters.year_from is not None else -1,
                                          filters.year_to if filters.year_to is not None else 9999))
     if filters.date_from or filters.date_to:
-        from indexer.lexical import EPOCH
-
         low = (filters.date_from - EPOCH).days if filters.date_from else 0
         high = (filters.date_to - EPOCH).days if filters.date_to else 10**7
         clauses.append(Query.range_query(schema, "published", tantivy.FieldType.Integer, low, high))
-    if filters.exclude_ids:
-        clauses.append(Query.boolean_query([(Occur.Must, Query.all_query())] + [
-            (Occur.MustNot, Query.term_query(schema, "id", i)) for i in sorted(filters.exclude_ids)]))
     return clauses
 
 
@@ -138,8 +129,8 @@ def _text_clause(schema: tantivy.Schema, text: Text) -> Query | None:
     return per_field[0] if len(per_field) == 1 else Query.boolean_query([(Occur.Should, q) for q in per_field])
 
 
-def _hits(searcher: tantivy.Searcher, result, *, scored: bool = True) -> LexicalHits:
+def _hits(searcher: tantivy.Searcher, result) -> LexicalHits:
     addresses = [address for _, address in result.hits]
     ids = np.asarray(searcher.fast_field_values("id", addresses) if addresses else [], dtype=np.int64)
-    scores = np.asarray([score if scored else 0.0 for score, _ in result.hits], dtype=np.float32)
+    scores = np.asarray([score for score, _ in result.hits], dtype=np.float32)
     return LexicalHits(ids, scores, result.count if result.count is not None else len(ids))

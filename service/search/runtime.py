@@ -41,6 +41,8 @@ class SearchRuntime:
 
     def encoder(self) -> QueryEncoder | None:
         """The query encoder, loaded on first use; None (with the reason logged) if it cannot load."""
+        if self._encoder is not None:
+            return self._encoder  # the per-request path takes no lock
         with self._lock:
             if self._encoder is None and self._encoder_problem is None:
                 try:

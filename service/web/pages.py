@@ -75,8 +75,13 @@ def search_page(
         return "/search?" + urlencode({k: v for k, v in merged.items() if v not in ("", [], None)}, doseq=True)
 
     def facet_url(name: str, value: str) -> str:
+        """Toggle a facet value. Values of a kind are alternatives, except years: filters hold a
+        year range, so a year facet selects one year (two would mean every year between them)."""
         current = list(params[FACET_PARAMS[name]])
-        updated = [v for v in current if v != value] if value in current else current + [value]
+        if value in current:
+            updated = [v for v in current if v != value]
+        else:
+            updated = [value] if name == "year" else current + [value]
         return url(**{FACET_PARAMS[name]: updated, "page": None})
 
     more = response.offset + len(response.results) < min(response.total, 1000)
