@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from indexer.records import PaperRecord, Reject
-from indexer.runs import RunCounts, finish_run, interrupted_run, mark_interrupted, record_batch, start_run
+from indexer.runs import (
+    RunCounts,
+    finish_run,
+    interrupted_run,
+    mark_interrupted,
+    record_batch,
+    start_run,
+)
 from indexer.store import store_rejects, upsert_papers
 
 logger = logging.getLogger(__name__)
@@ -35,6 +42,7 @@ class ImportSummary:
     counts: RunCounts
     seconds: float
     resumed_after: int = 0
+    verb: str = "import"
 
     @property
     def rate(self) -> float:
@@ -43,9 +51,10 @@ class ImportSummary:
     def line(self) -> str:
         c = self.counts
         resumed = f" · resumed after {self.resumed_after:,}" if self.resumed_after else ""
+        deleted = f" · deleted {c.deleted:,}" if c.deleted else ""
         return (
-            f"import {self.source}: read {c.read:,} · inserted {c.inserted:,} · updated {c.updated:,}"
-            f" · unchanged {c.unchanged:,} · rejected {c.rejected:,}{resumed}"
+            f"{self.verb} {self.source}: read {c.read:,} · inserted {c.inserted:,} · updated {c.updated:,}"
+            f" · unchanged {c.unchanged:,} · rejected {c.rejected:,}{deleted}{resumed}"
             f" · {self.rate:,.0f} rec/s · {self.seconds:.1f} s"
         )
 
@@ -66,7 +75,7 @@ def run_import(
     counts = RunCounts()
     skip = 0
     if previous is not None:
-        previous_id, cursor = previous
+        previous_id, cursor, _ = previous
         skip = int(cursor.get("items", 0))
         mark_interrupted(engine, previous_id, resumed_by=run_id)
         logger.info("resuming run %s of %s after %s items", previous_id, target, skip)

@@ -27,15 +27,25 @@ from papersift.lexical_schema import build_schema, register_analyzers
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+SOURCE_CODES = {"arxiv": 0, "venue": 1, "both": 2}  # both: a venue paper with its arXiv twin
 EPOCH = date(1970, 1, 1)
 _WATERMARK = "SELECT count(*), coalesce(max(updated_at)::text, ''), coalesce(max(id), 0) FROM papers WHERE is_published"
+# One row per search entry: a venue paper stands for itself and its arXiv twin (which gets no row of
+# its own), taking the twin's categories, its earlier date and, when it has none, its abstract.
 PAPERS_SQL = """
-SELECT id, title, title_key, abstract, authors_text, keywords_text, categories, venue_slug,
-       coalesce(year, extract(year FROM coalesce(published_date, announced_date))::int) AS year,
-       track, source,
-       coalesce(published_date, announced_date,
-                CASE WHEN year BETWEEN 1 AND 9999 THEN make_date(year, 1, 1) END) AS published  -- venue: its year
-FROM papers WHERE is_published ORDER BY id
+SELECT p.id, p.title, p.title_key,
+       CASE WHEN p.abstract = '' AND t.id IS NOT NULL THEN t.abstract ELSE p.abstract END AS abstract,
+       p.authors_text, p.keywords_text,
+       CASE WHEN t.id IS NULL THEN p.categories ELSE p.categories || t.categories END AS categories,
+       p.venue_slug,
+       coalesce(p.year, extract(year FROM coalesce(p.published_date, p.announced_date))::int) AS year,
+       p.track, CASE WHEN t.id IS NULL THEN p.source ELSE 'both' END AS source,
+       least(coalesce(p.published_date, p.announced_date,
+                      CASE WHEN p.year BETWEEN 1 AND 9999 THEN make_date(p.year, 1, 1) END),  -- venue: its year
+             t.published_date) AS published
+FROM papers AS p LEFT JOIN papers AS t ON t.id = p.twin_id AND p.source = 'venue' AND t.is_published
+WHERE p.is_published AND NOT (p.source = 'arxiv' AND p.twin_id IS NOT NULL)
+ORDER BY p.id
 """
 
 
@@ -121,10 +131,12 @@ def write_catalog(batches: Iterable[Sequence], target: Path, on_batch=None) -> i
             document.add_unsigned("id", row.id)
             for name, value in (("title", row.title), ("title_key", row.title_key),
                                 ("abstract", row.abstract), ("authors", row.authors_text),
-                                ("keywords", row.keywords_text), ("source", row.source),
+                                ("keywords", row.keywords_text),
                                 ("text", f"{row.title}\n{row.keywords_text}\n{row.abstract}")):
                 if value:
                     document.add_text(name, value)
+            for source in ("arxiv", "venue") if row.source == "both" else (row.source,):
+                document.add_text("source", source)
             for category in row.categories or ():
                 document.add_text("category", category)
             if row.venue_slug:
@@ -172,7 +184,7 @@ class _Columns:
         self.ids.append(row.id)
         self.year.append(row.year if row.year is not None else -1)
         self.published.append(days if days is not None else -1)
-        self.source.append(0 if row.source == "arxiv" else 1)
+        self.source.append(SOURCE_CODES[row.source])
         self.venue.append(self._code("venue", row.venue_slug))
         self.track.append(self._code("track", row.track))
         self.category_codes.extend(self._code("category", c) for c in row.categories or ())

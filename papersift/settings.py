@@ -5,15 +5,17 @@ Only entry points call `get_settings()`; everything else receives a `Settings` a
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+CRONTAB = re.compile(r"[\w*/,-]+(\s+[\w*/,-]+){4}")
 
 
 class Settings(BaseSettings):
@@ -60,7 +62,92 @@ class Settings(BaseSettings):
     index_reload_seconds: float = Field(
         default=5.0, ge=0.1, description="How often the service looks for a newly published index."
     )
+    # Harvesting
+    arxiv_api_url: str = Field(
+        default="https://export.arxiv.org/api/query",
+        description="The arXiv API query endpoint (`papersift harvest arxiv`).",
+    )
+    arxiv_oai_url: str = Field(
+        default="https://oaipmh.arxiv.org/oai",
+        description="The arXiv OAI-PMH endpoint (`papersift harvest arxiv-oai`).",
+    )
+    openreview_url: str = Field(
+        default="https://api2.openreview.net",
+        description="The OpenReview API v2 base URL (`papersift harvest openreview`).",
+    )
+    harvest_delay_seconds: float = Field(
+        default=3.0, ge=0,
+        description="Seconds between requests to one source; at least 3 against a remote server "
+        "(arXiv's terms), any value against a server on this machine.",
+    )
+    harvest_page_size: int = Field(
+        default=100, ge=1, le=2000, description="Records asked for per request (and written per "
+        "transaction) by the harvesters.",
+    )
+    harvest_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Connect and read timeout of one harvest request."
+    )
+    harvest_retries: int = Field(
+        default=4, ge=0, le=20,
+        description="Retries of a request that timed out, lost its connection or got 429/5xx; the "
+        "wait doubles each time (or follows Retry-After).",
+    )
+    fetch_unknown_arxiv_ids: bool = Field(
+        default=True, description="A search for an arXiv id papersift lacks (id:2503.11731 or a "
+        "URL) fetches it from the arXiv API on the spot; off: it says the paper is not indexed.",
+    )
+    harvest_categories: str = Field(
+        default="cs.AI cs.CL cs.CV cs.LG",
+        description="arXiv categories the `harvest-arxiv` job fetches (separated by spaces or commas).",
+    )
+    harvest_openreview_venues: str = Field(
+        default="",
+        description="OpenReview venue ids the `harvest-venues` job fetches, e.g. "
+        "'ICLR.cc/2026/Conference' (separated by spaces or commas; empty: none).",
+    )
+    harvest_paperlists_urls: str = Field(
+        default="",
+        description="paperlists JSON URLs the `harvest-venues` job downloads (separated by spaces "
+        "or commas; empty: none).",
+    )
+    harvest_backoff_seconds: float = Field(
+        default=2.0, ge=0, description="First wait before a retry; doubles on each further retry."
+    )
     log_level: str = Field(default="INFO", description="Logging level (DEBUG, INFO, WARNING, ...).")
+    # Scheduled jobs and operations
+    cron_index: str = Field(
+        default="30 * * * *",
+        description="When the `index` job runs (crontab, UTC; empty: never on a schedule). It also "
+        "runs after every job that changed papers.",
+    )
+    cron_harvest_arxiv: str = Field(
+        default="0 2 * * mon-fri",
+        description="When the `harvest-arxiv` job runs (crontab, UTC; empty: never): 02:00 UTC "
+        "follows each announcement (20:00 US Eastern, Sunday to Thursday).",
+    )
+    cron_harvest_venues: str = Field(
+        default="0 4 * * sun",
+        description="When the `harvest-venues` job runs (crontab, UTC; empty: never): weekly.",
+    )
+    cron_rebuild: str = Field(
+        default="0 3 * * *",
+        description="When the `rebuild` job runs (crontab, UTC; empty: never): a full rebuild of an "
+        "HNSW vector index; an exact (Flat) index needs none and is left as it is.",
+    )
+    job_retry_attempts: int = Field(
+        default=3, ge=1, le=10, description="Attempts of a failing job before its run is recorded failed."
+    )
+    job_retry_base_seconds: float = Field(
+        default=60.0, ge=0, description="Wait before a failed job's second attempt; doubles each time."
+    )
+    job_poll_seconds: float = Field(
+        default=10.0, ge=0.1,
+        description="How often `papersift schedule` starts the runs requested through the admin API.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the admin API (/api/v1/admin). Unset: the admin API is off (404).",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -98,6 +185,32 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"PAPERSIFT_LOG_LEVEL: {value!r} is not DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: Any) -> Any:
+        """An empty PAPERSIFT_ADMIN_TOKEN (docker-compose's `${VAR:-}`) leaves the admin API off."""
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _check_cron_expressions(self) -> Settings:
+        """Every cron_* setting is empty or five crontab fields (parsed fully by the scheduler)."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not name.startswith("cron_") or not value.strip():
+                continue
+            if not CRONTAB.fullmatch(value.strip()):
+                raise ValueError(f"PAPERSIFT_{name.upper()}: {value!r} is not a crontab expression "
+                                 "(five fields: minute hour day month weekday, e.g. '30 * * * *')")
+            if any(c.isdigit() for c in value.split()[4]):
+                raise ValueError(f"PAPERSIFT_{name.upper()}: name the weekdays (mon-fri, sun): "
+                                 "crontab numbers them from Sunday, the scheduler from Monday")
+        return self
+
+    @staticmethod
+    def split_list(value: str) -> list[str]:
+        """A list setting's items: separated by spaces or commas, blanks dropped."""
+        return [item for item in value.replace(",", " ").split() if item]
 
     @property
     def uses_embedded_database(self) -> bool:

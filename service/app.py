@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from papersift.db import check_schema_current, make_engine, make_sessionmaker
-from papersift.settings import Settings
-from service.api import browse, index, papers, recommend, search
+from papersift.db import check_schema_current, head_revision, make_engine, make_sessionmaker
+from papersift.log import configure_logging
+from papersift.settings import Settings, get_settings
+from service.api import admin, browse, index, operations, papers, recommend, search
 from service.errors import install_error_handlers, install_security_headers
 from service.index_holder import IndexHolder
+from service.metrics import ServiceMetrics
+from service.observability import RequestObservation
 from service.search.runtime import SearchRuntime
 from service.web import feeds, pages
 
@@ -33,7 +35,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.index = IndexHolder(settings.index_dir, model=settings.model,
                                       reload_seconds=settings.index_reload_seconds)
         app.state.index.start()
-        app.state.search = SearchRuntime(settings, app.state.index)
+        app.state.search = SearchRuntime(settings, app.state.index, on_timings=app.state.metrics.observe_search)
         app.state.search.start()
         try:
             yield
@@ -50,6 +52,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.schema_head = head_revision()
+    app.state.metrics = ServiceMetrics(app.state)
     install_error_handlers(app)
     app.include_router(search.router)
     app.include_router(recommend.router)
@@ -60,10 +64,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     install_security_headers(app)
     app.include_router(index.router)
-
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
+    app.include_router(admin.router)
+    app.include_router(operations.router)
+    app.add_middleware(RequestObservation, metrics=app.state.metrics)  # outermost: sees every request
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one worker of `papersift serve --workers N` (settings from the environment)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

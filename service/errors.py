@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papersift.errors import (
@@ -13,9 +14,11 @@ from papersift.errors import (
     IndexModelMismatch,
     IndexNotReady,
     InvalidQuery,
+    JobAlreadyRunning,
     PaperNotFound,
     PapersiftError,
     SchemaOutdated,
+    UnknownJob,
 )
 
 STATUS_BY_ERROR: dict[type[PapersiftError], int] = {
@@ -26,7 +29,22 @@ STATUS_BY_ERROR: dict[type[PapersiftError], int] = {
     IndexNotReady: 503,
     IndexModelMismatch: 503,
     EmbeddingUnavailable: 503,
+    UnknownJob: 404,
+    JobAlreadyRunning: 409,
 }
+
+
+class ErrorDetailPublic(BaseModel):
+    status: int
+    code: str
+    message: str
+    hint: str | None = None
+
+
+class ErrorPublic(BaseModel):
+    """The one error shape, for the OpenAPI `responses` of routes that document their errors."""
+
+    error: ErrorDetailPublic
 
 
 def error_body(status: int, code: str, message: str, hint: str | None = None) -> dict:
@@ -48,7 +66,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = {404: "no such page", 405: "method not allowed"}.get(error.status_code, str(error.detail))
         if _wants_page(request):
             return _error_page(request, error.status_code, message, "start again from the home page")
-        return JSONResponse(error_body(error.status_code, "http_error", message, None), status_code=error.status_code)
+        return JSONResponse(error_body(error.status_code, "http_error", message, None), status_code=error.status_code,
+                            headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError):
@@ -65,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _wants_page(request: Request) -> bool:
     path = request.url.path
-    return not (path.startswith("/api/") or path.startswith("/feeds/") or path in {"/healthz", "/openapi.json"})
+    return not (path.startswith("/api/") or path.startswith("/feeds/") or path in {"/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 
 def _error_page(request: Request, status: int, message: str, hint: str | None):

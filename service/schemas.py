@@ -7,8 +7,21 @@ from datetime import date
 from pydantic import BaseModel
 
 
+class TwinPublic(BaseModel):
+    """The same paper from the other source: an arXiv preprint's venue paper, or the reverse."""
+
+    id: str
+    source: str
+    venue: str | None
+    year: int | None
+    track: str | None
+    published: date | None
+    updated: date | None
+    links: dict[str, str]
+
+
 class PaperPublic(BaseModel):
-    """A paper as the API shows it."""
+    """A paper as the API shows it; `twin` is the same paper from the other source, if known."""
 
     id: str
     source: str
@@ -26,6 +39,7 @@ class PaperPublic(BaseModel):
     doi: str | None
     journal_ref: str | None
     comments: str | None
+    twin: TwinPublic | None = None
 
 
 class SourceCount(BaseModel):
@@ -98,6 +112,7 @@ class SearchResult(BaseModel):
     track: str | None
     published: date | None
     links: dict[str, str]
+    twin: TwinPublic | None = None
     score: float
     highlights: Highlights
     explain: Explanation | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -20,6 +21,10 @@ from papersift.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DB = "papersift_template"
+# Tests never reach the internet: nothing listens on the discard port, so a fetch fails at once.
+NO_NETWORK_ARXIV = "http://127.0.0.1:9/api/query"
+# The newest migration, which `db upgrade` must reach.
+HEAD = ScriptDirectory(str(REPO_ROOT / "migrations")).get_current_head()
 _database_numbers = itertools.count(1)
 
 
@@ -96,6 +101,7 @@ def settings(tmp_path: Path, database_url: str, shared_data: Path) -> Settings:
         data_dir=tmp_path / "var",
         shared_data=shared_data,
         import_batch_size=500,
+        arxiv_api_url=NO_NETWORK_ARXIV,
     )
 
 
@@ -173,7 +179,7 @@ def corpus(pg_admin_url, template_url, shared_data, model_cache, tmp_path_factor
     data_dir = tmp_path_factory.mktemp("search-corpus")
     (data_dir / "models").symlink_to(model_cache, target_is_directory=True)
     settings = Settings(_env_file=None, database_url=url, data_dir=data_dir, shared_data=shared_data,
-                        index_reload_seconds=0.2)
+                        index_reload_seconds=0.2, arxiv_api_url=NO_NETWORK_ARXIV)
     with gzip.open(shared_data / "arxiv" / "arxiv-cs-2025-2026.jsonl.gz", "rt") as handle:
         head = list(itertools.islice(handle, ARXIV_LINES))
     cs_file = data_dir / "arxiv-cs-head.jsonl"

@@ -6,7 +6,7 @@ import pytest
 
 from papersift.errors import SchemaOutdated
 from papersift.settings import Settings
-from tests.conftest import Cli, create_database, drop_database
+from tests.conftest import HEAD, Cli, create_database, drop_database
 
 
 def test_paper_by_public_id_bare_id_and_url(cli, client_for, shared_data):
@@ -42,12 +42,12 @@ def test_service_refuses_an_outdated_schema(pg_admin_url, tmp_path, client_for):
     url = create_database(pg_admin_url, template=None)
     try:
         settings = Settings(_env_file=None, database_url=url, data_dir=tmp_path)
-        with pytest.raises(SchemaOutdated, match="code needs 0002"):
+        with pytest.raises(SchemaOutdated, match=f"code needs {HEAD}"):
             with client_for(settings):
                 pass
         result = Cli(settings)("serve", "--port", "8765")
         assert result.exit_code == 3
-        assert "database schema is at nothing (empty database), code needs 0002" in result.output
+        assert f"database schema is at nothing (empty database), code needs {HEAD}" in result.output
         assert "hint: run: papersift db upgrade" in result.output
     finally:
         drop_database(pg_admin_url, url)

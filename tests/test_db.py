@@ -9,9 +9,9 @@ from sqlalchemy import inspect
 from papersift import embedded_pg
 from papersift.db import downgrade_schema, make_engine, schema_revisions, upgrade_schema
 from papersift.settings import Settings
-from tests.conftest import Cli, create_database, drop_database
+from tests.conftest import HEAD, Cli, create_database, drop_database
 
-TABLES = {"alembic_version", "ingest_runs", "paper_embeddings", "papers", "rejects"}
+TABLES = {"alembic_version", "ingest_runs", "job_runs", "paper_embeddings", "papers", "rejects"}
 
 
 def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):
@@ -22,7 +22,7 @@ def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):
         upgrade_schema(engine)
         assert set(inspect(engine).get_table_names()) == TABLES
         current, head = schema_revisions(engine)
-        assert current == head == "0002"
+        assert current == head == HEAD
         indexes = {ix["name"] for ix in inspect(engine).get_indexes("papers")}
         assert {"ix_papers_search_vector", "ix_papers_title_key_trgm"} <= indexes
 
@@ -41,7 +41,7 @@ def test_db_status_names_the_external_server_and_schema(cli, database_url):
     result = cli("db", "status")
     assert result.exit_code == 0, result.output
     assert "server: external, PAPERSIFT_DATABASE_URL = postgresql+psycopg://postgres@/test_" in result.output
-    assert "schema: 0002 (code needs 0002) · current" in result.output
+    assert f"schema: {HEAD} (code needs {HEAD}) · current" in result.output
 
 
 def test_db_status_reports_an_outdated_schema_with_the_fix(pg_admin_url, tmp_path):
@@ -49,10 +49,10 @@ def test_db_status_reports_an_outdated_schema_with_the_fix(pg_admin_url, tmp_pat
     try:
         cli = Cli(Settings(_env_file=None, database_url=url, data_dir=tmp_path))
         result = cli("db", "status")
-        assert "schema: empty (code needs 0002) · outdated: run papersift db upgrade" in result.output
+        assert f"schema: empty (code needs {HEAD}) · outdated: run papersift db upgrade" in result.output
         upgraded = cli("db", "upgrade")
         assert upgraded.exit_code == 0, upgraded.output
-        assert "db upgrade: schema empty → 0002" in upgraded.output
+        assert f"db upgrade: schema empty → {HEAD}" in upgraded.output
     finally:
         drop_database(pg_admin_url, url)
 
@@ -68,7 +68,7 @@ def test_embedded_server_starts_under_its_data_dir_is_reused_and_stops(tmp_path:
         running = cli("db", "status")
         pid = embedded_pg.status(settings.pgdata_dir).pid
         assert f"· running (pid {pid})" in running.output
-        assert "schema: 0002 (code needs 0002) · current" in running.output
+        assert f"schema: {HEAD} (code needs {HEAD}) · current" in running.output
 
         other = Settings(_env_file=None, data_dir=tmp_path / "other")
         other_url = embedded_pg.ensure_running(other.pgdata_dir)
@@ -78,7 +78,7 @@ def test_embedded_server_starts_under_its_data_dir_is_reused_and_stops(tmp_path:
 
         again = cli("db", "upgrade")  # reuses the running server
         assert embedded_pg.status(settings.pgdata_dir).pid == pid
-        assert "db upgrade: schema 0002 → 0002" in again.output
+        assert f"db upgrade: schema {HEAD} → {HEAD}" in again.output
     finally:
         result = cli("db", "stop")
     assert f"db stop: stopped ({settings.pgdata_dir})" in result.output

@@ -84,3 +84,17 @@ def test_every_input_parses_or_gets_a_message(raw):
         assert error.message and error.hint
     else:
         assert isinstance(query.semantic_text, str)
+
+
+@pytest.mark.parametrize(("query", "ids", "words"), [
+    ("2508.15802", ["arxiv:2508.15802"], []),
+    ("arXiv:2508.15802v2", ["arxiv:2508.15802"], []),
+    ("arxiv:hep-th/9901001", ["arxiv:hep-th/9901001"], []),
+    ("attention 1706.03762", ["arxiv:1706.03762"], ["attention"]),
+    ("3.14159 digits", [], ["3.14159", "digits"]),  # not an id: a number stays a word
+    ("transformers 2024", [], ["transformers", "2024"]),
+])
+def test_a_bare_arxiv_id_asks_for_that_paper(query, ids, words):
+    parsed = parse_query(query)
+    assert parsed.ids == ids
+    assert [w.text for w in parsed.words] == words

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import orjson
 from indexer.files import iter_lines, printable_raw
 from indexer.records import PaperRecord, Reject, check_sizes
 from indexer.sources.fields import BadField, list_field, text_field, valid_text
+from papersift.arxiv_schedule import listing_day
 from papersift.ids import arxiv_abs_url, arxiv_pdf_url, parse_arxiv_id
 from papersift.normalize import format_author, split_author_list
 
@@ -64,6 +65,7 @@ def _map(obj: dict[str, Any]) -> PaperRecord:
     categories = (text_field(obj, "categories") or "").split()
     versions = _versions(obj)
     first_day = versions[0]["date"] if versions else None
+    announced = versions[0]["listed"] if versions else None
     update_day = _iso_date(text_field(obj, "update_date"))
     last_day = update_day or (versions[-1]["date"] if versions else None)
     return PaperRecord(
@@ -77,7 +79,7 @@ def _map(obj: dict[str, Any]) -> PaperRecord:
         primary_category=categories[0] if categories else None,
         published_date=first_day,
         updated_date=last_day,
-        announced_date=first_day,
+        announced_date=announced,
         versions=[{"version": v["version"], "created": v["created"]} for v in versions],
         links={"abs": arxiv_abs_url(arxiv_id.id), "pdf": arxiv_pdf_url(arxiv_id.id)},
         doi=text_field(obj, "doi"),
@@ -114,18 +116,31 @@ def _versions(obj: dict[str, Any]) -> list[dict[str, Any]]:
             raise BadField("versions must be a list of {version, created} objects")
         version = text_field(entry, "version") or f"v{len(versions) + 1}"
         created = text_field(entry, "created")
-        day = _rfc2822_date(created) if created else None
-        if created and day is None:
+        moment = _rfc2822(created) if created else None
+        if created and moment is None:
             raise BadField(f"version {version}: unreadable date {created[:60]!r}")
-        versions.append({"version": version, "created": created, "date": day})
+        versions.append({"version": version, "created": created,
+                         "date": moment.date() if moment else None, "listed": _listing_day(moment)})
     return versions
 
 
-def _rfc2822_date(value: str) -> date | None:
+def _rfc2822(value: str) -> datetime | None:
     try:
-        return email.utils.parsedate_to_datetime(value).date()
+        moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _listing_day(moment: datetime | None) -> date | None:
+    """The listing a version appeared in. A version dated exactly midnight GMT carries its listing
+    day already (daily-listing exports do that); any other time is a submission time, listed by
+    arXiv's schedule."""
+    if moment is None:
+        return None
+    if moment.time() == time(0, 0) and moment.utcoffset() == timedelta(0):
+        return moment.date()
+    return listing_day(moment)
 
 
 def _iso_date(value: str | None) -> date | None:

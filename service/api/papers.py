@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from papersift.errors import IndexNotReady, PaperNotFound
 from papersift.ids import parse_public_id
-from papersift.models import Paper
+from papersift.models import Paper, searchable
 from service.deps import IndexDep, SessionDep
 from service.schemas import (
     PaperPublic,
@@ -18,13 +18,26 @@ from service.schemas import (
     RelatedPublic,
     SourceCount,
     StatsPublic,
+    TwinPublic,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["papers"])
 
 
+def twin_public(paper: Paper) -> TwinPublic | None:
+    """The paper's twin from the other source, as the API shows it (None when not linked)."""
+    twin = paper.twin
+    if twin is None or not twin.is_published:
+        return None
+    return TwinPublic(id=twin.public_id, source=twin.source, venue=twin.venue, year=twin.year,
+                      track=twin.track, published=twin.published_date, updated=twin.updated_date,
+                      links=twin.links)
+
+
 def to_public(paper: Paper) -> PaperPublic:
+    """The API's view of a paper, with its twin from the other source when linked."""
     return PaperPublic(
+        twin=twin_public(paper),
         id=paper.public_id,
         source=paper.source,
         title=paper.title,
@@ -47,7 +60,7 @@ def to_public(paper: Paper) -> PaperPublic:
 def find_paper(session, paper_id: str) -> Paper:
     """The paper with this public id, bare arXiv id or URL; PaperNotFound otherwise."""
     public_id = parse_public_id(paper_id) or paper_id
-    paper = session.scalar(select(Paper).where(Paper.public_id == public_id))
+    paper = None if "\x00" in public_id else session.scalar(select(Paper).where(Paper.public_id == public_id))
     if paper is None:
         raise PaperNotFound(f"no paper with id {paper_id!r}",
                             hint="ids look like arxiv:2503.11731 or openreview:<forum id>")
@@ -70,9 +83,9 @@ def nearest_papers(session, index, paper: Paper, *, limit: int) -> list[RelatedP
     if vector is None:
         raise IndexNotReady(f"{paper.public_id} is not in the index yet", hint="run: papersift index")
     scores, ids = index.search(vector, limit + 10)
-    ranked = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0 and i != paper.id]
+    ranked = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0 and i not in (paper.id, paper.twin_id)]
     rows = {p.id: p for p in session.scalars(
-        select(Paper).where(Paper.id.in_([i for i, _ in ranked]), Paper.is_published))}
+        select(Paper).where(Paper.id.in_([i for i, _ in ranked]), searchable()))}
     return [RelatedPaperPublic(**to_public(rows[i]).model_dump(), score=round(s, 4))
             for i, s in ranked if i in rows][:limit]
 

@@ -6,12 +6,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
 from papersift.errors import InvalidQuery
 from papersift.ids import parse_public_id
-from papersift.models import Paper
+from papersift.models import Paper, searchable
 from service.api.papers import to_public
 from service.deps import IndexDep, SessionDep
 from service.schemas import RelatedPaperPublic
@@ -21,11 +21,15 @@ from service.search.recommend import recommend
 router = APIRouter(prefix="/api/v1", tags=["recommendations"])
 
 
+# A paper id as a user may paste it: a public id, a bare arXiv id or a URL (text, no NUL).
+PaperRef = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\x00]+$")]
+
+
 class RecommendRequest(BaseModel):
     """Paper ids (public ids, bare arXiv ids or URLs) liked and disliked, and optional filters."""
 
-    positive: Annotated[list[str], Field(min_length=1, max_length=500)]
-    negative: Annotated[list[str], Field(max_length=500)] = []
+    positive: Annotated[list[PaperRef], Field(min_length=1, max_length=500)]
+    negative: Annotated[list[PaperRef], Field(max_length=500)] = []
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     source: str | None = None
     category: list[str] | None = None
@@ -66,6 +70,7 @@ def recommend_papers(body: RecommendRequest, request: Request, session: SessionD
         allowed = catalog.ids[catalog.mask(filters)]
     ranked = recommend(index, positive, negative, limit=body.limit, allowed_ids=allowed)
     papers = {p.id: p for p in session.scalars(select(Paper).where(
-        Paper.id.in_([i for i, _ in ranked]), Paper.is_published))}
+        Paper.id.in_([i for i, _ in ranked]), searchable(), Paper.twin_id.not_in(positive + negative)
+        | Paper.twin_id.is_(None)))}
     results = [RelatedPaperPublic(**to_public(papers[i]).model_dump(), score=s) for i, s in ranked if i in papers]
     return RecommendResponse(results=results, unknown=unknown)

@@ -9,12 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
+from papersift.errors import InvalidQuery
 from papersift.models import Paper
+from service.api.papers import twin_public
 from service.deps import SessionDep
 from service.schemas import Explanation, Facets, Highlights, SearchResponse, SearchResult
 from service.search.engine import RankedPaper, SearchOutcome, SearchRequest
 from service.search.filters import make_filters
 from service.search.highlight import highlight, query_stems
+from service.search.query_language import parse_query
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -60,6 +63,8 @@ def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort:
     """One search, rendered as the API's response (the web pages use it too)."""
     started = time.perf_counter()
     engine, notices = runtime.engine()
+    if runtime.fetcher is not None:
+        notices += runtime.fetcher.fetch(session.get_bind(), _asked_ids(q))
     outcome = engine.search(
         SearchRequest(q=q, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
         resolve_ids=lambda public_ids: _resolve(session, public_ids),
@@ -67,6 +72,8 @@ def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort:
     fetch_started = time.perf_counter()
     results = render_results(session, outcome, explain=explain)
     outcome.timings["fetch"] = round((time.perf_counter() - fetch_started) * 1000, 3)
+    if runtime.on_timings:
+        runtime.on_timings(outcome.timings)
     if outcome.browse or mode == "keyword":
         notices = [n for n in notices if not n.startswith("semantic")]
     return SearchResponse(
@@ -76,10 +83,20 @@ def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort:
     )
 
 
+def _asked_ids(q: str) -> list[str]:
+    """The public ids a query asks for by id (none when it does not parse: the search says why)."""
+    try:
+        return parse_query(q).ids
+    except InvalidQuery:
+        return []
+
+
 def _resolve(session, public_ids: list[str]) -> dict[str, int]:
-    rows = session.execute(select(Paper.public_id, Paper.id).where(
+    """Catalog ids of the papers named by public id (an arXiv preprint with a venue twin is
+    found as the pair's entry, the venue paper)."""
+    rows = session.execute(select(Paper.public_id, Paper.id, Paper.source, Paper.twin_id).where(
         Paper.public_id.in_(public_ids), Paper.is_published)).all()
-    return {public_id: paper_id for public_id, paper_id in rows}
+    return {row.public_id: row.twin_id if row.source == "arxiv" and row.twin_id else row.id for row in rows}
 
 
 def render_results(session, outcome: SearchOutcome, *, explain: bool) -> list[SearchResult]:
@@ -96,13 +113,27 @@ def render_results(session, outcome: SearchOutcome, *, explain: bool) -> list[Se
         abstract, abstract_terms = highlight(paper.abstract, stems)
         results.append(SearchResult(
             id=paper.public_id, title=paper.title, authors=paper.authors, abstract=paper.abstract,
-            categories=paper.categories, venue=paper.venue, track=paper.track,
+            categories=_categories(paper), venue=paper.venue, track=paper.track,
             year=paper.year or getattr(paper.published_date or paper.announced_date, "year", None),
-            published=paper.published_date or paper.announced_date, links=paper.links, score=ranked.score,
+            published=_first_date(paper), links=paper.links, twin=twin_public(paper), score=ranked.score,
             highlights=Highlights(title=title, abstract=abstract),
             explain=_explain(ranked, paper, stems, title_terms, abstract_terms) if explain else None,
         ))
     return results
+
+
+def _categories(paper: Paper) -> list[str]:
+    """The paper's categories, with its arXiv twin's (a venue paper has none of its own)."""
+    twin = paper.twin
+    extra = [c for c in (twin.categories if twin is not None else []) if c not in paper.categories]
+    return paper.categories + extra
+
+
+def _first_date(paper: Paper):
+    """When the paper first appeared: its own date, or its arXiv twin's when that is earlier."""
+    own = paper.published_date or paper.announced_date
+    twin_date = paper.twin.published_date if paper.twin is not None else None
+    return min(d for d in (own, twin_date) if d) if (own or twin_date) else None
 
 
 def _explain(ranked: RankedPaper, paper: Paper, stems, title_terms, abstract_terms) -> Explanation:

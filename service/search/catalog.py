@@ -29,7 +29,7 @@ class LoadedCatalog:
     ids: np.ndarray  # ascending paper ids
     year: np.ndarray
     published: np.ndarray  # days since 1970, -1 unknown
-    source: np.ndarray  # 0 arxiv, 1 venue
+    source: np.ndarray  # 0 arxiv, 1 venue, 2 a venue paper with its arXiv twin (both)
     venue: np.ndarray  # code, -1 none
     track: np.ndarray
     category_indptr: np.ndarray
@@ -38,6 +38,7 @@ class LoadedCatalog:
     vocab: dict[str, list[str]]
     codes: dict[str, dict[str, int]]
     loaded_at: float
+    built_at: str = ""  # when this generation was published (ISO 8601, UTC)
 
     @property
     def count(self) -> int:
@@ -57,7 +58,7 @@ class LoadedCatalog:
             return None
         keep = np.ones(self.count, dtype=bool)
         if filters.source:
-            keep &= self.source == (0 if filters.source == "arxiv" else 1)
+            keep &= self.source != (1 if filters.source == "arxiv" else 0)
         for kind, column, values in (("venue", self.venue, filters.venues), ("track", self.track, filters.tracks)):
             if values:
                 wanted = [self.codes[kind][v] for v in values if v in self.codes[kind]]
@@ -126,7 +127,7 @@ def load_catalog(directory: Path) -> LoadedCatalog:
         category_indptr=indptr, category_codes=columns["category_codes"],
         category_row=np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr)),
         vocab=vocab, codes={kind: {v: i for i, v in enumerate(values)} for kind, values in vocab.items()},
-        loaded_at=time.time(),
+        loaded_at=time.time(), built_at=manifest.built_at,
     )
 
 

@@ -172,7 +172,11 @@ class SearchEngine:
         else:
             mask = self.catalog.mask(filters)
             allowed = None if mask is None else self.catalog.ids[mask]
-        return search_vectors(self.index, vector, SEMANTIC_CANDIDATES, allowed)
+        ids, scores = search_vectors(self.index, vector, SEMANTIC_CANDIDATES, allowed)
+        if allowed is None:  # the index also holds papers that are no entry of their own (twins)
+            entries = self.catalog.rows_of(ids) >= 0
+            ids, scores = ids[entries], scores[entries]
+        return ids, scores
 
     def _cosines(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact cosine of each id (papers without a vector get -1)."""

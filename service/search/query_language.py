@@ -8,6 +8,7 @@
     cat:cs.LG  venue:iclr         filters (repeat a prefix to allow several values)
     year:2024  year:2019..2021    a year or an inclusive range (either end may be open)
     id:2503.11731  or a URL       that paper first (arXiv or OpenReview URL, or a public id)
+    2503.11731  arXiv:2503.11731  a bare arXiv id, the same as id:
 
 A word with a colon that is not one of these prefixes is plain text ("BERT: Pre-training ...").
 Problems raise InvalidQuery with the position and what to change.
@@ -29,6 +30,9 @@ FILTER_FIELDS = {"cat": "category", "category": "category", "venue": "venue", "y
                  "id": "id"}
 YEAR_RANGE = re.compile(r"(?P<low>\d{4})?(?:\.\.(?P<high>\d{4})?)?")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
+# Words that can only be an arXiv id (new style, or arXiv: with either style), never a search word.
+_PAPER_ID = re.compile(r"(?:arxiv:)?\d{4}\.\d{4,5}(?:v\d+)?|arxiv:[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?",
+                       re.IGNORECASE)
 _PREFIX = re.compile(r"([A-Za-z]+):(?=\S)")
 
 
@@ -187,6 +191,9 @@ def _clause(token: _Token, query: ParsedQuery) -> tuple[bool, Text] | None:
             raise InvalidQuery(f"{token.text!r} is not an arXiv or OpenReview paper URL",
                                hint="paste a URL like https://arxiv.org/abs/2503.11731, or search words")
         query.ids.append(public_id)
+        return None
+    if token.kind == "word" and not token.prefix and not token.negated and _PAPER_ID.fullmatch(token.text):
+        query.ids.append(parse_public_id(token.text))  # a bare arXiv id: 2503.11731, arXiv:2503.11731v2
         return None
     prefix = token.prefix
     if prefix in FILTER_FIELDS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from papersift.embedding import load_embedder
 from papersift.errors import PapersiftError
@@ -12,19 +13,23 @@ from papersift.settings import Settings
 from service.index_holder import IndexHolder
 from service.search.catalog import CatalogHolder
 from service.search.engine import SearchEngine
+from service.search.fetch import ArxivFetcher
 from service.search.semantic import QueryEncoder
 
 logger = logging.getLogger(__name__)
 
 
 class SearchRuntime:
-    def __init__(self, settings: Settings, index: IndexHolder) -> None:
+    def __init__(self, settings: Settings, index: IndexHolder, *,
+                 on_timings: Callable[[dict[str, float]], None] | None = None) -> None:
         self.settings = settings
         self.index = index
+        self.on_timings = on_timings  # receives each search's stage timings (ms), e.g. for metrics
         self.catalog = CatalogHolder(settings.search_dir, reload_seconds=settings.index_reload_seconds)
         self._encoder: QueryEncoder | None = None
         self._encoder_problem: str | None = None
         self._lock = threading.Lock()
+        self.fetcher = ArxivFetcher(settings) if settings.fetch_unknown_arxiv_ids else None
 
     def start(self) -> None:
         import faiss
