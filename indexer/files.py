@@ -7,6 +7,7 @@ record is the source's business and becomes a Reject.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,3 +60,15 @@ def printable_raw(raw: bytes | str, limit: int = 1_000_000) -> str:
     if len(text) > limit:
         return text[:limit] + f"... [cut: {len(text):,} characters in all]"
     return text
+
+
+def fingerprint(path: Path) -> str:
+    """A cheap identity of a file or a folder's files (names, sizes, modification times): equal
+    fingerprints mean nothing was added, removed or rewritten since."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.blake2b(digest_size=16)
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path) if path.is_dir() else file.name}\0{stat.st_size}\0"
+                      f"{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()

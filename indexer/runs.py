@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from papersift.models import IngestRun
 
@@ -116,3 +116,11 @@ def mark_interrupted(engine: Engine, run_id: int, *, resumed_by: int) -> None:
             .values(status="failed", error=f"interrupted; resumed by run {resumed_by}",
                     finished_at=datetime.now(UTC))
         )
+
+
+def remember_in_cursor(engine: Engine, run_id: int, **values: Any) -> None:
+    """Add keys to a finished run's cursor (e.g. the fingerprint of the file it read)."""
+    with engine.begin() as connection:
+        cursor = connection.execute(
+            select(IngestRun.cursor).where(IngestRun.id == run_id).with_for_update()).scalar_one()
+        connection.execute(update(IngestRun).where(IngestRun.id == run_id).values(cursor={**cursor, **values}))

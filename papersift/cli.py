@@ -145,7 +145,7 @@ def import_arxiv_snapshot(
     """Import the arXiv metadata snapshot (streamed in constant memory)."""
     from indexer.sources.arxiv_snapshot import SOURCE, iter_snapshot
 
-    _run_import(_settings(ctx), SOURCE, str(file.resolve()), iter_snapshot(file))
+    _exit_for(_run_import(_settings(ctx), SOURCE, str(file.resolve()), iter_snapshot(file)))
 
 
 @import_app.command("paperlists")
@@ -157,10 +157,17 @@ def import_paperlists(
     from indexer.sources.paperlists import SOURCE, iter_paperlists
 
     target = " ".join(str(p.resolve()) for p in paths)
-    _run_import(_settings(ctx), SOURCE, target, iter_paperlists(paths))
+    _exit_for(_run_import(_settings(ctx), SOURCE, target, iter_paperlists(paths)))
 
 
-def _run_import(settings: Settings, source: str, target: str, items) -> None:
+def _exit_for(summary) -> None:
+    """Exit 1 when the import rejected records (they are in the rejects table)."""
+    if summary.counts.rejected:
+        raise typer.Exit(EXIT_REJECTS)
+
+
+def _run_import(settings: Settings, source: str, target: str, items):
+    """Run one import with a progress bar and print its summary line; returns the summary."""
     from indexer.ingest import run_import
     from papersift.progress import progress_bar
 
@@ -176,7 +183,7 @@ def _run_import(settings: Settings, source: str, target: str, items) -> None:
     typer.echo(summary.line())
     if summary.counts.rejected:
         typer.echo(f"rejected records are in the rejects table (run {summary.run_id})", err=True)
-        raise typer.Exit(EXIT_REJECTS)
+    return summary
 
 
 @app.command("index")
@@ -253,10 +260,11 @@ def demo(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     serve_site: Annotated[bool, typer.Option("--serve/--no-serve", help="serve after importing")] = True,
+    harvest: Annotated[list[str], typer.Option("--harvest", help="harvest this arXiv category live "
+                                               "(repeatable) instead of importing the shared data")] = [],  # noqa: B006
 ) -> None:
-    """Start the database, migrate, import ../shared/data, embed and index, serve (reuses what is there)."""
-    from indexer.sources.arxiv_snapshot import iter_snapshot
-    from indexer.sources.paperlists import iter_paperlists
+    """Start the database, migrate, import ../shared/data (or harvest live), index, serve; a second
+    run skips files that did not change and starts in seconds."""
     from papersift.db import make_engine, upgrade_schema
 
     settings = _settings(ctx)
@@ -264,15 +272,10 @@ def demo(
         upgrade_schema(make_engine(settings))
     except PapersiftError as error:
         raise _fail(error) from None
-    arxiv_dir = settings.shared_data / "arxiv"
-    venue_dir = settings.shared_data / "venues" / "paperlists"
-    if not arxiv_dir.is_dir() or not venue_dir.is_dir():
-        typer.echo(f"error: {settings.shared_data} has no arxiv/ and venues/paperlists/", err=True)
-        typer.echo("hint: set PAPERSIFT_SHARED_DATA to the shared data folder", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    for path in sorted(arxiv_dir.glob("*.jsonl*")):
-        _run_import_keep_going(settings, "arxiv-snapshot", str(path.resolve()), iter_snapshot(path))
-    _run_import_keep_going(settings, "paperlists", str(venue_dir.resolve()), iter_paperlists([venue_dir]))
+    if harvest:
+        _demo_harvest(settings, harvest)
+    else:
+        _demo_import(settings)
     if not serve_site:
         index_command(ctx, rebuild=False)
         return
@@ -280,8 +283,11 @@ def demo(
     # data takes hours on a small CPU, so it runs in a child process while the site is served; the
     # service loads the vector index when the child publishes it (a stopped child resumes next time).
     from indexer.lexical import build_catalog
+    from indexer.twins import link_twins
 
-    catalog = build_catalog(_engine(settings), settings.search_dir)
+    engine = _engine(settings)
+    typer.echo(f"demo: {link_twins(engine).line()}")
+    catalog = build_catalog(engine, settings.search_dir)
     typer.echo(f"demo: keyword index {catalog.mode} · {catalog.manifest.count:,} papers")
     child = subprocess.Popen([sys.executable, "-m", "papersift.cli", "index"], env=_child_environment(settings))
     typer.echo(f"demo: embedding and vector indexing in the background (pid {child.pid}); "
@@ -303,12 +309,42 @@ def _child_environment(settings: Settings) -> dict[str, str]:
     return environment
 
 
-def _run_import_keep_going(settings: Settings, source: str, target: str, items) -> None:
+def _demo_import(settings: Settings) -> None:
+    """Import the shared data; a file (or folder) unchanged since its last import is skipped."""
+    from indexer.files import fingerprint
+    from indexer.runs import last_success_cursor, remember_in_cursor
+    from indexer.sources.arxiv_snapshot import iter_snapshot
+    from indexer.sources.paperlists import iter_paperlists
+
+    arxiv_dir = settings.shared_data / "arxiv"
+    venue_dir = settings.shared_data / "venues" / "paperlists"
+    if not arxiv_dir.is_dir() or not venue_dir.is_dir():
+        typer.echo(f"error: {settings.shared_data} has no arxiv/ and venues/paperlists/", err=True)
+        typer.echo("hint: set PAPERSIFT_SHARED_DATA to the shared data folder", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    engine = _engine(settings)
+    inputs = [("arxiv-snapshot", path, iter_snapshot) for path in sorted(arxiv_dir.glob("*.jsonl*"))]
+    inputs.append(("paperlists", venue_dir, lambda folder: iter_paperlists([folder])))
+    for source, path, read in inputs:
+        target, stamp = str(path.resolve()), fingerprint(path)
+        previous = last_success_cursor(engine, source=source, target=target) or {}
+        if previous.get("fingerprint") == stamp:
+            typer.echo(f"import {source}: {path.name} unchanged since its last import · skipped")
+            continue
+        summary = _run_import(settings, source, target, read(path))
+        remember_in_cursor(engine, summary.run_id, fingerprint=stamp)
+
+
+def _demo_harvest(settings: Settings, categories: list[str]) -> None:
+    """Harvest the categories' new and updated papers from the arXiv API (a week back at first)."""
+    from indexer.harvest.arxiv_api import category_harvest, harvest_arxiv
+
     try:
-        _run_import(settings, source, target, items)
-    except typer.Exit as done:
-        if done.exit_code not in (EXIT_OK, EXIT_REJECTS):
-            raise
+        engine = _engine(settings)
+        summary = harvest_arxiv(settings, engine, category_harvest(engine, categories, since=None, until=None))
+    except PapersiftError as error:
+        raise _fail(error) from None
+    typer.echo(summary.line())
 
 
 from papersift.cli_harvest import harvest_app  # noqa: E402  (its commands use the helpers above)

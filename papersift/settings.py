@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     index_reload_seconds: float = Field(
         default=5.0, ge=0.1, description="How often the service looks for a newly published index."
     )
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1_024, description="Largest request body the service accepts (bytes); "
+        "a larger one gets 413.",
+    )
     # Harvesting
     arxiv_api_url: str = Field(
         default="https://export.arxiv.org/api/query",

@@ -15,6 +15,7 @@ from papersift.log import configure_logging
 from papersift.settings import Settings, get_settings
 from service.api import admin, browse, index, operations, papers, recommend, search
 from service.errors import install_error_handlers, install_security_headers
+from service.limits import BodySizeLimit
 from service.index_holder import IndexHolder
 from service.metrics import ServiceMetrics
 from service.observability import RequestObservation
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(index.router)
     app.include_router(admin.router)
     app.include_router(operations.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestObservation, metrics=app.state.metrics)  # outermost: sees every request
     return app
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -41,6 +43,29 @@ def test_search_page_has_highlights_facets_sort_pagination_and_timing(site):
     assert 'rel="next"' in page.text and "Why this result" in page.text
     narrowed = site.get("/search", params={"q": "language models", "venue": "colm"})
     assert narrowed.text.count('class="venue">COLM 2024') == narrowed.text.count('<article class="paper"')
+
+
+def test_a_year_facet_selects_one_year_and_toggles_off(site):
+    def year_links(html: str) -> dict[str, list[str]]:
+        """Each year facet's value → the years its link would select."""
+        facets = html[html.index('<aside class="facets">'):html.index("</aside>")]
+        links = {}
+        for href, label in re.findall(r'<a href="([^"]+)"[^>]*>(\d{4})</a>', facets):
+            links[label] = parse_qs(urlsplit(unescape(href)).query).get("year", [])
+        return links
+
+    everything = year_links(site.get("/search", params={"q": "model"}).text)
+    assert len(everything) >= 2  # the corpus spans 2007 and 2024-2025
+    first, second = list(everything)[:2]
+    assert everything[first] == [first]
+    narrowed_page = site.get("/search", params={"q": "model", "year": first}).text
+    cards = narrowed_page.split('<article class="paper"')[1:]
+    shown = [re.search(r'class="venue">[^<]* (\d{4})|<time>(\d{4})-', card).group(1, 2) for card in cards]
+    assert shown and {venue_year or day_year for venue_year, day_year in shown} == {first}
+    narrowed = year_links(narrowed_page)
+    assert narrowed[first] == []  # the selected year's link removes it
+    if second in narrowed:  # another year's link replaces it (filters hold one range, not a set)
+        assert narrowed[second] == [second]
 
 
 def test_bad_and_empty_searches_say_so(site):
@@ -90,6 +115,9 @@ def test_pages_send_security_headers(site):
     page = site.get("/")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "strict-origin-when-cross-origin"
     missing = site.get("/paper/arxiv:2912.00001")
     assert missing.status_code == 404 and "no paper with id" in missing.text and "Traceback" not in missing.text
 
