@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -13,8 +14,10 @@ import uvicorn
 from playwright.sync_api import expect
 
 from service.app import create_app
+from tests.conftest import REPO_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO_ROOT / "test-artifacts"  # screenshots of the main pages (git-ignored)
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
                                 reason="Debian chromium is not installed (./scripts/install installs it)")
 
@@ -140,3 +143,32 @@ def test_bad_query_message_theme_and_phone_width(page, server):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(server + "/search?q=reasoning")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_my_keywords_read_marks_and_stars_survive_a_reload(page, server):
+    page.goto(server + "/stars")
+    page.fill("#keywords-form input", "reasoning, benchmark")
+    page.click("#keywords-form button")
+    page.goto(server + "/search?q=language+models+reasoning")
+    assert page.locator("article.paper mark.mine").count() > 0  # my keywords, highlighted in the list
+    first = page.locator("article.paper").first
+    paper_id = first.get_attribute("data-id")
+    first.locator(".star").click()
+    first.locator(".title").click()
+    page.wait_for_url("**/paper/**")
+    page.go_back()
+    page.reload()
+    card = page.locator(f'article.paper[data-id="{paper_id}"]')
+    expect(card).to_have_class(re.compile(r"\bread\b"))  # opened papers are greyed
+    assert card.locator(".star").inner_text() == "★"
+    assert page.locator("#star-count").inner_text() == "1"
+
+
+def test_screenshots_of_the_main_pages(page, server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, path in (("home", "/"), ("search", "/search?q=language+models"), ("paper", "/paper/arxiv:0704.0001"),
+                       ("listing", "/arxiv/cs.CV"), ("venue", "/venue/colm/2024"), ("stars", "/stars")):
+        response = page.goto(server + path)
+        assert response.status == 200, path
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))  # the first screen, as a reader sees it
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 20_000
