@@ -355,5 +355,9 @@ from papersift.cli_jobs import register as register_job_commands
 
 register_job_commands(app)
 
+from papersift.cli_faq import faq_app  # noqa: E402
+
+app.add_typer(faq_app, name="faq")
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

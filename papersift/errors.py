@@ -88,3 +88,30 @@ class JobAlreadyRunning(PapersiftError):
     """Another process holds the job's lock, or a run of it is already requested."""
 
     code = "job_already_running"
+
+
+class LlmNotConfigured(PapersiftError):
+    """No language model is configured (PAPERSIFT_LLM_BASE_URL, PAPERSIFT_LLM_MODEL): FAQ and
+    translation are off."""
+
+    code = "llm_not_configured"
+
+
+class ModelUnavailable(PapersiftError):
+    """The language model did not answer (timeout, connection, 429/5xx after the retries, a refusal)."""
+
+    code = "model_unavailable"
+    exit_code = 4
+
+
+class BudgetSpent(PapersiftError):
+    """Today's budget of generations (PAPERSIFT_LLM_DAILY_BUDGET) is spent."""
+
+    code = "budget_spent"
+
+
+class GenerationNotStored(PapersiftError):
+    """No stored answer (FAQ or translation) of the current prompt version for this paper."""
+
+    code = "not_generated"
+    exit_code = 2

@@ -226,3 +226,43 @@ class JobRun(Base):
         Index("ix_job_runs_job_requested_at", "job", "requested_at"),
         Index("ix_job_runs_outcome", "outcome", postgresql_where=text("outcome IN ('queued', 'running')")),
     )
+
+
+GENERATION_KINDS = ("faq", "translation")
+GENERATION_STATUSES = ("generating", "done")
+
+
+class PaperGeneration(Base):
+    """A language model's answer about a paper (papersift/llm): its FAQ, or its abstract in one
+    language. One row per paper, kind, language and prompt version, so nobody pays twice: a row
+    `generating` is the claim of the request making it, `done` the stored answer. The model is
+    recorded, not part of the key: changing the model keeps serving stored answers."""
+
+    __tablename__ = "paper_generations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    paper_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("papers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(Text)
+    prompt_version: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="generating")
+    content: Mapped[str] = mapped_column(Text, server_default="")
+    input_note: Mapped[str] = mapped_column(Text, server_default="")  # what the model read
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in GENERATION_KINDS)})", name="kind"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in GENERATION_STATUSES)})", name="status"),
+        UniqueConstraint("paper_id", "kind", "language", "prompt_version", name="uq_paper_generations_key"),
+    )
+
+
+class LlmUsage(Base):
+    """Generations started per UTC day, against PAPERSIFT_LLM_DAILY_BUDGET (papersift/llm/budget.py)."""
+
+    __tablename__ = "llm_usage"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    generations: Mapped[int] = mapped_column(Integer, server_default="0")

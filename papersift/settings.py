@@ -152,6 +152,55 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token of the admin API (/api/v1/admin). Unset: the admin API is off (404).",
     )
+    # Paper FAQ and translation through an OpenAI-compatible chat-completions endpoint (papersift/llm)
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible chat-completions API, e.g. "
+        "https://api.moonshot.cn/v1 or http://127.0.0.1:8001/v1 (vLLM, Ollama). Unset: the FAQ and "
+        "translation features are hidden.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key sent to PAPERSIFT_LLM_BASE_URL (never shown, logged or sent "
+        "to browsers). Unset: none (a local server).",
+    )
+    llm_model: str | None = Field(
+        default=None, description="Model name asked for, e.g. kimi-k2-0905-preview; required with "
+        "PAPERSIFT_LLM_BASE_URL.",
+    )
+    llm_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Connect and read timeout of one model request (between two "
+        "streamed pieces, while streaming).",
+    )
+    llm_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a model request that timed out, lost its "
+        "connection or got 429/5xx; exponential backoff, or the server's Retry-After.",
+    )
+    llm_context_chars: int = Field(
+        default=60_000, ge=1_000, description="Most characters of paper text (title, abstract, full "
+        "text) sent to the model; the full text is cut to fit.",
+    )
+    llm_daily_budget: int = Field(
+        default=500, ge=0, description="Most generations (FAQs and translations) per UTC day, across "
+        "all processes; stored answers are always served. 0: no new generations.",
+    )
+    llm_rate_limit_per_minute: int = Field(
+        default=6, ge=1, description="Generations one client (IP address) may start per minute, per "
+        "service process; answers already stored are not limited.",
+    )
+    llm_fetch_pdf: bool = Field(
+        default=True, description="Fetch the paper's PDF and give its text to the FAQ; off, or when "
+        "the PDF cannot be fetched or read: title and abstract only (the stored FAQ says which).",
+    )
+    llm_pdf_max_bytes: int = Field(
+        default=20_000_000, ge=10_000, description="Largest PDF fetched for a FAQ (bytes)."
+    )
+    llm_pdf_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Time allowed to fetch a paper's PDF (whole download)."
+    )
+    llm_language: str = Field(
+        default="zh", description="Default language of the translate button (the reader can choose "
+        "another; the choice is kept in the browser): zh, en, ja, ko, fr, de, es, ru, pt.",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -195,6 +244,41 @@ class Settings(BaseSettings):
     def _empty_token_is_unset(cls, value: Any) -> Any:
         """An empty PAPERSIFT_ADMIN_TOKEN (docker-compose's `${VAR:-}`) leaves the admin API off."""
         return None if value == "" else value
+
+    @field_validator("llm_base_url", "llm_api_key", "llm_model", mode="before")
+    @classmethod
+    def _empty_llm_setting_is_unset(cls, value: Any) -> Any:
+        """An empty PAPERSIFT_LLM_* variable (docker-compose's `${VAR:-}`) counts as unset."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _check_llm_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"PAPERSIFT_LLM_BASE_URL: {value[:60]!r} is not an http(s) URL "
+                             "(e.g. https://api.moonshot.cn/v1)")
+        return value
+
+    @field_validator("llm_language")
+    @classmethod
+    def _check_llm_language(cls, value: str) -> str:
+        from papersift.llm.prompts import LANGUAGES
+
+        if value not in LANGUAGES:
+            raise ValueError(f"PAPERSIFT_LLM_LANGUAGE: {value!r} is not one of {', '.join(LANGUAGES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_llm_model(self) -> Settings:
+        if self.llm_base_url is not None and self.llm_model is None:
+            raise ValueError("PAPERSIFT_LLM_MODEL: set the model name to use with PAPERSIFT_LLM_BASE_URL "
+                             "(e.g. kimi-k2-0905-preview)")
+        return self
+
+    @property
+    def llm_enabled(self) -> bool:
+        """True when a language model is configured (the FAQ and translate buttons are shown)."""
+        return self.llm_base_url is not None and self.llm_model is not None
 
     @model_validator(mode="after")
     def _check_cron_expressions(self) -> Settings:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from papersift.db import check_schema_current, head_revision, make_engine, make_sessionmaker
 from papersift.log import configure_logging
 from papersift.settings import Settings, get_settings
-from service.api import admin, browse, index, operations, papers, recommend, search
+from service.api import admin, browse, index, llm, operations, papers, recommend, search
 from service.errors import install_error_handlers, install_security_headers
 from service.limits import BodySizeLimit
 from service.index_holder import IndexHolder
@@ -43,6 +43,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         finally:
             app.state.search.stop()
             app.state.index.stop()
+            if getattr(app.state, "llm", None) is not None:  # made on first use (service/api/llm.py)
+                app.state.llm.close()
             if owned:
                 app.state.engine.dispose()
 
@@ -59,6 +61,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(recommend.router)
     app.include_router(browse.router)
+    app.include_router(llm.router)  # before papers: its /papers/{id:path} would take …/faq
     app.include_router(papers.router)
     app.include_router(pages.router)
     app.include_router(feeds.router)
@@ -66,6 +69,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_security_headers(app)
     app.include_router(index.router)
     app.include_router(admin.router)
+    app.include_router(llm.admin_router)
     app.include_router(operations.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestObservation, metrics=app.state.metrics)  # outermost: sees every request

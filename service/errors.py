@@ -9,12 +9,16 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papersift.errors import (
+    BudgetSpent,
     DatabaseUnavailable,
     EmbeddingUnavailable,
+    GenerationNotStored,
     IndexModelMismatch,
     IndexNotReady,
     InvalidQuery,
     JobAlreadyRunning,
+    LlmNotConfigured,
+    ModelUnavailable,
     PaperNotFound,
     PapersiftError,
     SchemaOutdated,
@@ -31,6 +35,10 @@ STATUS_BY_ERROR: dict[type[PapersiftError], int] = {
     EmbeddingUnavailable: 503,
     UnknownJob: 404,
     JobAlreadyRunning: 409,
+    LlmNotConfigured: 404,
+    GenerationNotStored: 404,
+    BudgetSpent: 503,
+    ModelUnavailable: 503,
 }
 
 

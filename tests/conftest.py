@@ -195,3 +195,32 @@ def corpus(pg_admin_url, template_url, shared_data, model_cache, tmp_path_factor
     yield settings
     make_engine(settings).dispose()
     drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def llm_papers(pg_admin_url, template_url, shared_data, tmp_path_factory) -> Iterator[Settings]:
+    """The language-model tests' papers: the 200 real records of the Kaggle snapshot sample,
+    imported once per module into a database of its own."""
+    url = create_database(pg_admin_url)
+    settings = Settings(_env_file=None, database_url=url, data_dir=tmp_path_factory.mktemp("llm"),
+                        shared_data=shared_data, arxiv_api_url=NO_NETWORK_ARXIV)
+    result = Cli(settings)("import", "arxiv-snapshot", shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl")
+    assert result.exit_code == 0, result.output
+    yield settings
+    drop_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def chat(llm_papers: Settings):
+    """A chat-completions server on 127.0.0.1 (tests/chat_server.py); afterwards nothing generated
+    stays stored and the day's budget is unused again."""
+    from sqlalchemy import text
+
+    from tests.chat_server import chat_server
+
+    with chat_server() as server:
+        yield server
+    engine = make_engine(llm_papers)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE paper_generations, llm_usage"))
+    engine.dispose()

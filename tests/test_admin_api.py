@@ -127,7 +127,8 @@ def test_admin_operations_answer_as_documented_with_the_token(settings):
                       if result.ok().path.startswith("/api/v1/admin")]
         assert {(o.method.upper(), o.path) for o in operations} == {
             ("POST", "/api/v1/admin/jobs/{job}"), ("GET", "/api/v1/admin/jobs"),
-            ("GET", "/api/v1/admin/runs/{run_id}"), ("GET", "/api/v1/admin/index")}
+            ("GET", "/api/v1/admin/runs/{run_id}"), ("GET", "/api/v1/admin/index"),
+            ("POST", "/api/v1/admin/papers/{paper_id}/regenerate")}
         for operation in operations:
 
             @given(case=operation.as_strategy())

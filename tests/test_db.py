@@ -11,7 +11,8 @@ from papersift.db import downgrade_schema, make_engine, schema_revisions, upgrad
 from papersift.settings import Settings
 from tests.conftest import HEAD, Cli, create_database, drop_database
 
-TABLES = {"alembic_version", "ingest_runs", "job_runs", "paper_embeddings", "papers", "rejects"}
+TABLES = {"alembic_version", "ingest_runs", "job_runs", "llm_usage", "paper_embeddings", "paper_generations",
+          "papers", "rejects"}
 
 
 def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):

@@ -197,3 +197,133 @@ document.addEventListener("DOMContentLoaded", () => {
     if (event.key === "o" && cards[focused]) cards[focused].querySelector(".title")?.click();
   });
 });
+
+// Paper FAQ and translation (service/api/llm.py). The answer streams in as server-sent events, read
+// with fetch (EventSource cannot show why a request was refused: 429, budget spent, model down).
+// Model output is untrusted text: it is drawn as DOM nodes with textContent, never as HTML.
+function appendInline(element, text) {
+  for (const part of text.split(/(\*\*[^*]+\*\*|`[^`]+`)/)) {
+    if (!part) continue;
+    const bold = part.startsWith("**") && part.endsWith("**") && part.length > 4;
+    const code = part.startsWith("`") && part.endsWith("`") && part.length > 2;
+    if (bold || code) {
+      const node = document.createElement(bold ? "strong" : "code");
+      node.textContent = bold ? part.slice(2, -2) : part.slice(1, -1);
+      element.append(node);
+    } else element.append(document.createTextNode(part));
+  }
+}
+
+function renderMarkdown(box, text) {
+  // A safe subset: paragraphs, `**Q: …**` question lines, headings, - and 1. lists, **bold**, `code`.
+  const nodes = [];
+  let list = null, paragraph = [];
+  const add = (tag, line, className) => {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    appendInline(node, line);
+    return node;
+  };
+  const flush = () => { if (paragraph.length) nodes.push(add("p", paragraph.join(" "))); paragraph = []; };
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const item = line.match(/^(?:[-*•]|\d+[.)])\s+(.*)$/);
+    const heading = line.match(/^#{1,6}\s+(.*)$/);
+    if (!line) { flush(); list = null; } else if (item && !/^\*\*/.test(line)) {
+      flush();
+      if (!list) { list = document.createElement(/^\d/.test(line) ? "ol" : "ul"); nodes.push(list); }
+      list.append(add("li", item[1]));
+    } else if (heading || /^\*\*[^*]+\*\*:?$/.test(line)) {
+      flush(); list = null;
+      nodes.push(add("h3", heading ? heading[1] : line.replace(/^\*\*|\*\*:?$/g, ""), "question"));
+    } else { list = null; paragraph.push(line); }
+  }
+  flush();
+  box.replaceChildren(...nodes);
+}
+
+const sentence = (text) => (text ? text.charAt(0).toUpperCase() + text.slice(1) + (/[.!?]$/.test(text) ? "" : ".") : "");
+const errorText = (error) => [sentence(error.message), sentence(error.hint)].filter(Boolean).join(" ");
+
+async function streamAnswer(url, handlers) {
+  // Resolves to {ok: true, created_at} or {ok: false, message}.
+  let response;
+  try { response = await fetch(url, { headers: { accept: "text/event-stream" } }); } catch {
+    return { ok: false, message: "The connection failed. Try again." };
+  }
+  if (!response.ok) {
+    try { return { ok: false, message: errorText((await response.json()).error) }; } catch {
+      return { ok: false, message: `The language model is unavailable (HTTP ${response.status}).` };
+    }
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return { ok: false, message: "The answer was cut off. Try again." };
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+      }
+      if (!data) continue;
+      const payload = JSON.parse(data);
+      if (name === "done" || name === "failure") {
+        reader.cancel();
+        return name === "done" ? { ok: true, ...payload } : { ok: false, message: errorText(payload) };
+      }
+      handlers[name]?.(payload);
+    }
+  }
+}
+
+function setupAssistant() {
+  const box = document.getElementById("assistant");
+  if (!box) return;
+  const status = document.getElementById("assistant-status");
+  const note = document.getElementById("assistant-note");
+  const select = document.getElementById("translate-language");
+  select.value = store.get("language", box.dataset.language);
+  if (!select.value) select.value = box.dataset.language;
+  select.addEventListener("change", () => store.set("language", select.value));
+  const say = (text, isError = false) => { status.textContent = text; status.hidden = !text; status.classList.toggle("error", isError); };
+
+  async function ask(button, target, url) {
+    button.disabled = true;
+    target.hidden = false;
+    target.replaceChildren();
+    say("Asking the language model…");
+    let text = "", scheduled = false;
+    const draw = () => { scheduled = false; renderMarkdown(target, text); };
+    const result = await streamAnswer(url, {
+      meta: (meta) => {
+        note.textContent = `${meta.stored ? "Stored answer" : "Written just now"} by ${meta.model} ` +
+          `(prompt v${meta.prompt_version}), from ${meta.note}.`;
+        note.hidden = false;
+        say(meta.stored ? "" : "Writing…");
+      },
+      status: (payload) => say(payload.message),
+      delta: (payload) => { text += payload.text; if (!scheduled) { scheduled = true; requestAnimationFrame(draw); } },
+    });
+    draw();
+    if (result.ok) say("");
+    else { say(result.message, true); target.hidden = !text; note.hidden = !text; }
+    button.disabled = false;
+  }
+
+  const id = box.dataset.paper;
+  document.getElementById("faq-button").addEventListener("click", (event) =>
+    ask(event.currentTarget, document.getElementById("faq"), `/api/v1/papers/${id}/faq/stream`));
+  document.getElementById("translate-button").addEventListener("click", (event) => {
+    const target = document.getElementById("translation");
+    target.lang = select.value;
+    ask(event.currentTarget, target, `/api/v1/papers/${id}/translation/stream?lang=${encodeURIComponent(select.value)}`);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", setupAssistant);

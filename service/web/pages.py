@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from papersift.errors import IndexNotReady, PapersiftError
 from papersift.models import Paper
 from service.api.browse import listing_for, parse_category_expression, venue_year, venues
+from service.api.llm import page_context as llm_page_context
 from service.api.papers import find_paper, nearest_papers, to_public
 from service.api.search import run_search
 from service.deps import IndexDep, SessionDep
@@ -108,7 +109,8 @@ def paper_page(request: Request, paper_id: str, session: SessionDep, holder: Ind
     except IndexNotReady as error:
         problem = f"Related papers appear once the paper is indexed ({error.message})."
     return page(request, "paper.html", p=public, related=related, related_problem=problem,
-                bibtex=bibtex(public), versions=paper.versions or [], venue_slug=paper.venue_slug)
+                bibtex=bibtex(public), versions=paper.versions or [], venue_slug=paper.venue_slug,
+                llm=llm_page_context(request.app.state.settings))
 
 
 @router.get("/arxiv/{expression}", response_class=HTMLResponse)
