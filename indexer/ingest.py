@@ -2,6 +2,10 @@
 
 A crash keeps every finished batch and a correct cursor; the next run of the same source and target
 skips what the interrupted run already committed and finishes the job without duplicates.
+
+Two batches are written at once on two connections (PostgreSQL computes each row's full-text
+vector in the backend that inserts it, so one connection keeps only one core busy), but they
+commit in batch order: the cursor is always the end of a committed prefix.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +73,7 @@ def run_import(
     items: Iterable[Item],
     batch_size: int = 2000,
     on_batch: Callable[[int], None] | None = None,
+    writers: int = 2,
 ) -> ImportSummary:
     """Write `items` in batches; resume an interrupted run of the same source and target."""
     started = time.perf_counter()
@@ -83,10 +90,8 @@ def run_import(
     skipped = sum(1 for _ in itertools.islice(stream, skip))
     counts.cursor = {"items": skipped}
     try:
-        for batch in _prepared_batches(stream, batch_size):
-            _write_batch(engine, run_id, batch, counts)
-            if on_batch:
-                on_batch(batch.size)
+        _write_in_order(engine, run_id, _prepared_batches(stream, batch_size), counts,
+                        writers=writers, on_batch=on_batch)
     except BaseException as error:
         finish_run(engine, run_id, counts, error=f"{type(error).__name__}: {error}")
         raise
@@ -112,23 +117,89 @@ class _Batch:
         return len(self.rows) + len(self.rejects)
 
 
-def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts) -> None:
-    with engine.begin() as connection:
-        written = upsert_papers(connection, batch.rows)
-        store_rejects(connection, batch.rejects, run_id=run_id)
-        counts.read += batch.size
-        counts.inserted += written.inserted
-        counts.updated += written.updated
-        counts.unchanged += written.unchanged
-        counts.rejected += len(batch.rejects)
-        counts.cursor = {"items": counts.cursor.get("items", 0) + batch.size}
-        record_batch(connection, run_id, counts)
+class _Abandoned(Exception):
+    """A batch rolled back because an earlier one failed (it must not commit past the gap)."""
+
+
+@dataclass
+class _Turn:
+    """A batch's place in the commit order: set once it committed or failed."""
+
+    done: threading.Event
+    committed: bool = False
+
+
+def _write_in_order(engine: Engine, run_id: int, batches: Iterator[_Batch], counts: RunCounts, *,
+                    writers: int, on_batch: Callable[[int], None] | None) -> None:
+    """Write batches on up to `writers` connections at once, committing them in order.
+
+    Each batch does its heavy statements, then waits for the previous batch to commit before it
+    adds its counts and commits. A batch sharing a paper id (or a reject's location) with one in flight waits for that one
+    to finish first: otherwise it could wait on the earlier batch's row lock while the earlier
+    batch waits for it to commit.
+    """
+    in_flight: deque[tuple[Future[int], set[object]]] = deque()
+    previous = _Turn(threading.Event(), committed=True)
+    previous.done.set()
+
+    def settle_oldest() -> None:
+        future, _ = in_flight.popleft()
+        size = future.result()  # re-raises the batch's error
+        if on_batch:
+            on_batch(size)
+
+    # Leaving the pool waits for the batches in flight: after an error they roll back (an earlier
+    # batch failed) or commit (the reader failed), so the counts are final when the run is closed.
+    with ThreadPoolExecutor(max_workers=max(1, writers), thread_name_prefix="import-writer") as pool:
+        for batch in batches:
+            ids = {row["public_id"] for row in batch.rows} | {reject.key for reject in batch.rejects}
+            while in_flight and (len(in_flight) >= writers or any(ids & shared for _, shared in in_flight)):
+                settle_oldest()
+            turn = _Turn(threading.Event())
+            in_flight.append((pool.submit(_write_batch, engine, run_id, batch, counts,
+                                          after=previous, turn=turn), ids))
+            previous = turn
+        while in_flight:
+            settle_oldest()
+
+
+def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, *,
+                 after: _Turn, turn: _Turn) -> int:
+    """One batch in one transaction, committed only after the batch before it (`after`)."""
+    try:
+        with engine.begin() as connection:
+            written = upsert_papers(connection, batch.rows)
+            store_rejects(connection, batch.rejects, run_id=run_id)
+            after.done.wait()
+            if not after.committed:
+                raise _Abandoned("an earlier batch failed")
+            totals = RunCounts(
+                read=counts.read + batch.size,
+                inserted=counts.inserted + written.inserted,
+                updated=counts.updated + written.updated,
+                unchanged=counts.unchanged + written.unchanged,
+                rejected=counts.rejected + len(batch.rejects),
+                deleted=counts.deleted,
+                cursor={"items": counts.cursor.get("items", 0) + batch.size},
+            )
+            record_batch(connection, run_id, totals)
+        _assign(counts, totals)
+        turn.committed = True
+    finally:
+        turn.done.set()
     logger.info(
         "batch: %d records, %d rejects (inserted %d, updated %d, unchanged %d)",
         len(batch.rows), len(batch.rejects), written.inserted, written.updated, written.unchanged,
     )
     for reject in batch.rejects:
         logger.debug("rejected %s %s: %s", reject.origin, reject.locator, reject.reason)
+    return batch.size
+
+
+def _assign(counts: RunCounts, totals: RunCounts) -> None:
+    """Make the run's shared counts the committed totals (only the committing batch writes them)."""
+    for name in ("read", "inserted", "updated", "unchanged", "rejected", "deleted", "cursor"):
+        setattr(counts, name, getattr(totals, name))
 
 
 def _prepared_batches(items: Iterator[Item], size: int) -> Iterator[_Batch]:

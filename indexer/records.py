@@ -88,6 +88,11 @@ class Reject:
     raw: str
     record_key: str | None = None
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Where it was refused: its row in the reject table is unique per location."""
+        return (self.source, self.origin, self.locator)
+
 
 def content_hash(title: str, abstract: str) -> str:
     """Hash of the normalized title and abstract: a change means the embedding is stale."""

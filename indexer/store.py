@@ -116,7 +116,7 @@ def store_rejects(connection: Connection, rejects: Sequence[Reject], *, run_id: 
     """Record refused records; the same location refused again updates its row, never duplicates."""
     if not rejects:
         return
-    unique = {(r.source, r.origin, r.locator): r for r in rejects}
+    unique = {r.key: r for r in rejects}
     statement = insert(RejectRow).values(
         [
             {

@@ -79,6 +79,8 @@ _CONTROL_TABLE = {
                  *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 }
 _MATH_CANDIDATE = re.compile(r"[$\\]")
+# Plain ASCII without these has no LaTeX or math to convert and is already NFC.
+_LATEX_OR_MATH_MARK = re.compile(r"[$\\{]")
 _LATEX_CANDIDATE = re.compile(r"[{\\]")
 # (opener, pattern finding its closer or a backslash pair; group 1 marks the closer).
 _MATH_CLOSERS = [
@@ -91,6 +93,13 @@ _MATH_CLOSERS = [
 
 def clean_text(text: str) -> str:
     """Display text: controls dropped, whitespace collapsed, text-mode LaTeX to Unicode, NFC."""
+    if text.isascii() and not _LATEX_OR_MATH_MARK.search(text):
+        return _collapse_whitespace(_drop_controls(text))  # most author names: nothing to convert
+    return _clean_unicode_and_latex(text)
+
+
+def _clean_unicode_and_latex(text: str) -> str:
+    """`clean_text` for text that may hold LaTeX, math or non-ASCII characters."""
     text = unicodedata.normalize("NFC", _drop_controls(text))
     text = _collapse_whitespace(text)
     pieces = [

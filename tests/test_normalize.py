@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papersift.normalize import (
+    _clean_unicode_and_latex,
     clean_text,
     format_author,
     name_key,
@@ -259,3 +260,9 @@ def test_clean_text_never_raises_and_is_idempotent(text: str) -> None:
 
 def test_format_author_joins_hyphenated_initials_split_by_arxiv():
     assert format_author("Yuan", "C. -P.", "") == "C.-P. Yuan"
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60))
+def test_plain_ascii_fast_path_gives_what_the_full_cleaning_gives(text: str) -> None:
+    assert clean_text(text) == _clean_unicode_and_latex(text)

@@ -1,0 +1,63 @@
+"""Imports write two batches at once but commit them in order: a failure never leaves a gap, and
+the same paper in neighbouring batches cannot deadlock them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from indexer.ingest import run_import
+from indexer.records import PaperRecord
+from indexer.sources.arxiv_snapshot import SOURCE, iter_snapshot
+from papersift.models import IngestRun, Paper
+
+
+def _sample(shared_data) -> list[PaperRecord]:
+    records = list(iter_snapshot(shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"))
+    assert all(isinstance(record, PaperRecord) for record in records)
+    return records
+
+
+def _stored(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(Paper.public_id, Paper.title)).all())
+
+
+def test_a_failing_batch_keeps_the_batches_after_it_from_committing(engine, shared_data):
+    records = _sample(shared_data)
+    poisoned = list(records)
+    poisoned[110] = dataclasses.replace(records[110], year=10**12)  # no PostgreSQL integer holds it
+
+    with pytest.raises(Exception, match="out of range"):
+        run_import(engine, source=SOURCE, target="sample", items=poisoned, batch_size=50, writers=2)
+
+    stored = _stored(engine)
+    assert set(stored) == {record.public_id for record in records[:100]}  # the prefix, no gap
+    with engine.connect() as conn:
+        run = conn.execute(select(IngestRun.status, IngestRun.read_count, IngestRun.inserted_count,
+                                  IngestRun.cursor)).one()
+    assert tuple(run) == ("failed", 100, 100, {"items": 100})
+
+    summary = run_import(engine, source=SOURCE, target="sample", items=records, batch_size=50, writers=2)
+    assert (summary.counts.inserted, summary.counts.unchanged) == (100, 100)  # a re-run finishes the job
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Paper)).scalar_one() == 200
+
+
+@pytest.mark.timeout(120)
+def test_a_paper_in_two_neighbouring_batches_is_written_in_batch_order(engine, shared_data):
+    records = _sample(shared_data)
+    last = records[99]
+    revised = dataclasses.replace(last, title_raw=f"{last.title_raw} (revised)")
+    # The second batch starts with the first batch's last paper: written at once, it would lock
+    # that row before the first batch reaches it, and each would wait for the other.
+    items = records[:100] + [revised] + records[100:199]
+
+    summary = run_import(engine, source=SOURCE, target="twice", items=items, batch_size=100, writers=2)
+
+    assert (summary.counts.read, summary.counts.inserted, summary.counts.updated) == (200, 199, 1)
+    stored = _stored(engine)
+    assert len(stored) == 199
+    assert stored[last.public_id].endswith("(revised)")
