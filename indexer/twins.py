@@ -17,17 +17,30 @@ from sqlalchemy import Engine, text
 MIN_TITLE_KEY_CHARS = 12
 
 _LINK_SQL = f"""
-WITH candidates AS (
+WITH venue_side AS (
+    SELECT id, title_key, links ->> 'arxiv' AS arxiv_abs FROM papers
+    WHERE source = 'venue' AND is_published AND twin_id IS NULL
+      AND length(title_key) >= {MIN_TITLE_KEY_CHARS}
+),
+arxiv_side AS (
+    SELECT id, title_key, links ->> 'abs' AS abs FROM papers
+    WHERE source = 'arxiv' AND twin_id IS NULL AND is_published
+),
+-- Two equi-joins rather than one join on "title OR id": each can be a hash join, where the OR
+-- forces a nested loop over every venue/arXiv pair (minutes on a fresh import).
+matches AS (
+    SELECT v.id AS venue_id, a.id AS arxiv_id FROM venue_side AS v JOIN arxiv_side AS a USING (title_key)
+    UNION
+    SELECT v.id, a.id FROM venue_side AS v JOIN arxiv_side AS a ON a.abs = v.arxiv_abs
+),
+candidates AS (
     SELECT v.id AS venue_id, a.id AS arxiv_id, v.year,
            (v.links ->> 'arxiv') IS NOT NULL AND v.links ->> 'arxiv' = a.links ->> 'abs' AS by_id,
            cardinality(ARRAY(SELECT unnest(v.author_keys) INTERSECT SELECT unnest(a.author_keys))) AS shared,
            least(cardinality(v.author_keys), cardinality(a.author_keys)) AS fewer
-    FROM papers AS v
-    JOIN papers AS a
-      ON a.source = 'arxiv' AND a.twin_id IS NULL AND a.is_published
-     AND (a.title_key = v.title_key OR a.links ->> 'abs' = v.links ->> 'arxiv')
-    WHERE v.source = 'venue' AND v.is_published AND v.twin_id IS NULL
-      AND length(v.title_key) >= {MIN_TITLE_KEY_CHARS}
+    FROM matches AS m
+    JOIN papers AS v ON v.id = m.venue_id
+    JOIN papers AS a ON a.id = m.arxiv_id
 ),
 accepted AS (
     SELECT * FROM candidates WHERE by_id OR (shared >= 1 AND shared * 2 >= fewer)
@@ -75,6 +88,7 @@ def link_twins(engine: Engine) -> LinkCounts:
     """Link every unlinked pair of twins, and drop links whose other half is gone or unpublished."""
     with engine.begin() as connection:
         connection.execute(text("LOCK TABLE papers IN SHARE ROW EXCLUSIVE MODE"))
+        connection.execute(text("ANALYZE papers"))  # fresh statistics after a bulk load: hash joins
         unlinked = connection.execute(text(_UNLINK_STALE_SQL)).rowcount
         by_id, by_title = connection.execute(text(_LINK_SQL)).one()
     return LinkCounts(by_id=int(by_id or 0), by_title=int(by_title or 0), unlinked=unlinked)
