@@ -145,9 +145,9 @@ def _write_in_order(engine: Engine, run_id: int, batches: Iterator[_Batch], coun
     """Write batches on up to `writers` connections at once, committing them in order.
 
     Each batch does its heavy statements, then waits for the previous batch to commit before it
-    adds its counts and commits. A batch sharing a paper id (or a reject's location) with one in flight waits for that one
-    to finish first: otherwise it could wait on the earlier batch's row lock while the earlier
-    batch waits for it to commit.
+    adds its counts and commits. A batch sharing a paper id (or a reject's location) with one in
+    flight waits for that one to finish first: otherwise it could wait on the earlier batch's row
+    lock while the earlier batch waits for it to commit.
     """
     in_flight: deque[tuple[Future[int], set[object]]] = deque()
     previous = _Turn(threading.Event(), committed=True)
