@@ -204,7 +204,7 @@ def main() -> None:
             runs[mode] = run_engine(engine, test, mode)
         for method, (ranks, ms) in runs.items():
             m = metrics(ranks)
-            print(f"{name:<12} {method:<14} {m['MRR@10']:>7.3f} {m['R@1']:>6.3f} {m['R@10']:>6.3f} "
+            print(f"{name:<12} {method:<14} {m['MRR@10']:>7.4f} {m['R@1']:>6.3f} {m['R@10']:>6.3f} "
                   f"{m['R@100']:>6.3f} {ms:>7.1f}")
         print()
 
@@ -218,7 +218,7 @@ def tune(engine: SearchEngine, sets: dict[str, list[Query]]) -> None:
     """Grid over fusion weights; the score is the mean MRR@10 over the dev halves of all sets."""
     dev = {name: queries[: len(queries) // 2] for name, queries in sets.items()}
     results = []
-    for semantic, title in itertools.product((0.1, 0.2, 0.3, 0.45, 0.6, 0.8), (0.25, 0.5, 1.0)):
+    for semantic, title in itertools.product((0.05, 0.1, 0.25, 0.5, 1.0), (0.1, 0.25, 0.5)):
         engine.weights = FusionWeights(lexical=1.0, semantic=semantic, title=title)
         per_set = {name: metrics(run_engine(engine, queries, "hybrid")[0])["MRR@10"] for name, queries in dev.items()}
         results.append((float(np.mean(list(per_set.values()))), engine.weights, per_set))

@@ -1,8 +1,9 @@
 """Score fusion of candidate lists, keeping each list's rank for explanations.
 
-Each list's scores are normalized — BM25 (keyword and typo-tolerant title lists) divided by the
-list's best score, cosine similarity min-max scaled over the semantic candidates — and combined
-as a weighted sum. Unlike reciprocal rank fusion this keeps BM25's margin: a query that matches
+BM25 scores (keyword and typo-tolerant title lists) are divided by their list's best score and
+added to the cosine similarity, unscaled, in a weighted sum. (Min-max scaling the cosines over the
+candidates was tried: it stretches small differences between mediocre matches into big ones, and
+lost to keyword-only on descriptions and keyword lists.) Unlike reciprocal rank fusion this keeps BM25's margin: a query that matches
 one paper far better than the rest (a pasted sentence, a near-exact title) keeps that paper on
 top, while a flat BM25 list lets meaning decide. Candidates that only one list found get their
 exact cosine from the vector index (`semantic_of`), so both signals score every candidate.
@@ -20,7 +21,7 @@ import numpy as np
 @dataclass(frozen=True)
 class FusionWeights:
     lexical: float = 1.0
-    semantic: float = 0.1
+    semantic: float = 0.25
     title: float = 0.25
 
 
@@ -66,10 +67,10 @@ def _scaled_by_best(candidates: np.ndarray, ids: np.ndarray, scores: np.ndarray)
 
 
 def _semantic(candidates: np.ndarray, ids: np.ndarray, scores: np.ndarray, semantic_of) -> np.ndarray:
+    """Each candidate's cosine with the query (the semantic list's worst for one it cannot score)."""
     lookup = dict(zip(ids.tolist(), scores.tolist()))
     missing = np.asarray([i for i in candidates.tolist() if i not in lookup], dtype=np.int64)
     if len(missing) and semantic_of is not None:
         lookup.update(zip(missing.tolist(), semantic_of(missing).tolist()))
-    low, high = float(scores.min()), float(scores.max())
-    values = np.asarray([lookup.get(i, low) for i in candidates.tolist()])
-    return np.clip((values - low) / (high - low), 0.0, 1.0) if high > low else np.ones(len(values))
+    worst = float(scores.min())
+    return np.asarray([lookup.get(i, worst) for i in candidates.tolist()])
