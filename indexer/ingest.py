@@ -18,10 +18,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from indexer.records import PaperRecord, Reject
 from indexer.runs import (
@@ -35,8 +35,6 @@ from indexer.runs import (
 from indexer.store import store_rejects, upsert_papers
 
 logger = logging.getLogger(__name__)
-
-ANALYZE_AFTER_ROWS = 1_000  # rows written by one import that make its statistics worth refreshing
 
 Item = PaperRecord | Reject
 
@@ -98,8 +96,6 @@ def run_import(
         finish_run(engine, run_id, counts, error=f"{type(error).__name__}: {error}")
         raise
     finish_run(engine, run_id, counts)
-    if counts.inserted + counts.updated >= ANALYZE_AFTER_ROWS:
-        _analyze_papers(engine)
     return ImportSummary(
         source=source,
         run_id=run_id,
@@ -107,13 +103,6 @@ def run_import(
         seconds=time.perf_counter() - started,
         resumed_after=skipped,
     )
-
-
-def _analyze_papers(engine: Engine) -> None:
-    """Refresh the planner's statistics after a bulk load rather than wait for autovacuum: the
-    queries that follow an import (twin linking, the index build) plan on them."""
-    with engine.begin() as connection:
-        connection.execute(text("ANALYZE papers"))
 
 
 @dataclass
@@ -184,17 +173,17 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
             after.done.wait()
             if not after.committed:
                 raise _Abandoned("an earlier batch failed")
-            totals = RunCounts(
+            totals = replace(
+                counts,
                 read=counts.read + batch.size,
                 inserted=counts.inserted + written.inserted,
                 updated=counts.updated + written.updated,
                 unchanged=counts.unchanged + written.unchanged,
                 rejected=counts.rejected + len(batch.rejects),
-                deleted=counts.deleted,
                 cursor={"items": counts.cursor.get("items", 0) + batch.size},
             )
             record_batch(connection, run_id, totals)
-        _assign(counts, totals)
+        vars(counts).update(vars(totals))  # the run's counts become the committed totals
         turn.committed = True
     finally:
         turn.done.set()
@@ -205,12 +194,6 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
     for reject in batch.rejects:
         logger.debug("rejected %s %s: %s", reject.origin, reject.locator, reject.reason)
     return batch.size
-
-
-def _assign(counts: RunCounts, totals: RunCounts) -> None:
-    """Make the run's shared counts the committed totals (only the committing batch writes them)."""
-    for name in ("read", "inserted", "updated", "unchanged", "rejected", "deleted", "cursor"):
-        setattr(counts, name, getattr(totals, name))
 
 
 def _prepared_batches(items: Iterator[Item], size: int) -> Iterator[_Batch]:

@@ -3,10 +3,11 @@
 BM25 scores (keyword and typo-tolerant title lists) are divided by their list's best score and
 added to the cosine similarity, unscaled, in a weighted sum. (Min-max scaling the cosines over the
 candidates was tried: it stretches small differences between mediocre matches into big ones, and
-lost to keyword-only on descriptions and keyword lists.) Unlike reciprocal rank fusion this keeps BM25's margin: a query that matches
-one paper far better than the rest (a pasted sentence, a near-exact title) keeps that paper on
-top, while a flat BM25 list lets meaning decide. Candidates that only one list found get their
-exact cosine from the vector index (`semantic_of`), so both signals score every candidate.
+lost to keyword-only on descriptions and keyword lists.) Unlike reciprocal rank fusion this keeps
+BM25's margin: a query that matches one paper far better than the rest (a pasted sentence, a
+near-exact title) keeps that paper on top, while a flat BM25 list lets meaning decide. Candidates
+that only one list found get their exact cosine from the vector index (`semantic_of`), so both
+signals score every candidate.
 Weights were tuned on the development split of bench/quality.py (see DECISIONS.md).
 """
 
