@@ -54,6 +54,8 @@ KINDS = {  # kind → share of requests; the listing kinds share 15 % equally
 SEARCH_SHAPES = {"title": 0.20, "fragment+typo": 0.25, "sentence": 0.25, "keyword mode": 0.15,
                  "venue+year filter": 0.15}
 RSS_GROWTH_FLOOR = 10.0
+THROUGHPUT_FLOOR = 150.0  # requests/s (issue 15, distinct hybrid searches, 16 clients, 2 cores)
+P99_FLOOR_MS = 250.0
 _SYNTAX = re.compile(r'["():]|(?<!\w)-|\b(?:OR|AND|NOT)\b')
 _ARXIV_ID = re.compile(r"\d{4}\.\d{4,5}|https?://", re.IGNORECASE)
 _GENERATION = re.compile(r"generation (\d+)")
@@ -104,15 +106,29 @@ class Deadline:
 
 
 class RequestMix:
-    """Draws (kind, path, params) from real papers and venues of the served corpus."""
+    """Draws (kind, path, params) from real papers and venues of the served corpus: the site's mix
+    of requests, or (`hybrid_only`) only hybrid searches, each query text sent once."""
 
-    def __init__(self, papers: list[Paper], venue_years: list[tuple[str, int]]) -> None:
+    def __init__(self, papers: list[Paper], venue_years: list[tuple[str, int]], *, hybrid_only: bool = False) -> None:
         self.papers = papers
         self.venue_years = venue_years
         self.kinds, self.kind_weights = list(KINDS), list(KINDS.values())
         self.shapes, self.shape_weights = list(SEARCH_SHAPES), list(SEARCH_SHAPES.values())
+        self.hybrid_only = hybrid_only
+        self.sent: set[str] = set()
+
+    def distinct_query(self, rng: random.Random) -> str:
+        """A plain query (title, fragment with a typo or first sentence) not sent before."""
+        for _ in range(1000):
+            q = query_from(rng, rng.choice(self.papers), rng.choice(["title", "fragment+typo", "sentence"]))
+            if q and q not in self.sent:
+                self.sent.add(q)
+                return q
+        raise SystemExit("ran out of distinct queries: use a larger corpus or a shorter run")
 
     def draw(self, rng: random.Random) -> tuple[str, str, dict]:
+        if self.hybrid_only:
+            return "search", "/api/v1/search", {"q": self.distinct_query(rng)}
         kind = rng.choices(self.kinds, self.kind_weights)[0]
         paper = rng.choice(self.papers)
         if kind == "search":
@@ -172,7 +188,8 @@ def is_plain(paper: Paper) -> bool:
     return bool(clean(paper.title)) and not _ARXIV_ID.search(paper.title + " " + paper.abstract[:400])
 
 
-async def load_mix(base: str, papers_per_venue_year: int = 100, seed: int = 7) -> RequestMix:
+async def load_mix(base: str, papers_per_venue_year: int = 100, seed: int = 7, *,
+                   hybrid_only: bool = False) -> RequestMix:
     """Papers and venue-years read from the running service (not timed)."""
     rng = random.Random(seed)
     papers: dict[str, Paper] = {}
@@ -196,7 +213,7 @@ async def load_mix(base: str, papers_per_venue_year: int = 100, seed: int = 7) -
                 listing = await http.get(f"/api/v1/venues/{venue['venue']}/{year['year']}",
                                          params={"limit": papers_per_venue_year, "offset": offset})
                 add(listing.raise_for_status().json()["results"])
-    return RequestMix(sorted(papers.values(), key=lambda p: p.id), venue_years)
+    return RequestMix(sorted(papers.values(), key=lambda p: p.id), venue_years, hybrid_only=hybrid_only)
 
 
 async def client(number: int, base: str, mix: RequestMix, deadline: Deadline, phase: Phase | None,
@@ -299,6 +316,43 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def worker_pids(pid: int) -> list[int]:
+    """The serving processes: the server itself with one worker, else its spawned workers."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return workers or [pid]
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """Rss, Pss and private (Private_Clean + Private_Dirty: the unique set) of one process, in KiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0])
+    return {"rss": fields["Rss"], "pss": fields["Pss"],
+            "private": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)}
+
+
+def worker_memory_report(pid: int) -> list[str]:
+    """One line per worker, and what the second worker adds to the first (shared index pages are
+    counted once: the sum of PSS of all workers against the first's RSS alone)."""
+    workers = worker_pids(pid)
+    memories = [memory_kib(w) for w in workers]
+    lines = [f"worker {i + 1} (pid {w}): RSS {m['rss'] / 1024:.0f} MiB, PSS {m['pss'] / 1024:.0f} MiB, "
+             f"private {m['private'] / 1024:.0f} MiB" for i, (w, m) in enumerate(zip(workers, memories))]
+    if len(memories) > 1:
+        first = memories[0]["rss"]
+        together = sum(m["pss"] for m in memories)
+        extra = (together / first - 1) * 100
+        lines.append(f"all {len(memories)} workers together (sum of PSS) {together / 1024:.0f} MiB = "
+                     f"{extra:+.0f} % over one worker's RSS; the second worker's private memory is "
+                     f"{memories[1]['private'] / first * 100:.0f} % of the first's RSS "
+                     f"(floor ≤ 25 %: {'ok' if memories[1]['private'] <= 0.25 * first else 'MISSED'})")
+    return lines
+
+
 async def sample_rss(pid: int, stop: asyncio.Event, phase: Phase, every: float = 10.0) -> None:
     """The server's RSS every `every` s of a phase (is growth a warm-up that levels off, or a leak?)."""
     samples = []
@@ -384,6 +438,10 @@ def print_report(phases: list[Phase], workers: int) -> None:
     for phase in phases:
         for note in phase.notes:
             print(f"{phase.name}: {note}")
+        rate, p99 = len(phase.samples) / phase.seconds, percentiles(phase.latencies())[2]
+        print(f"{phase.name}: {rate:.1f} requests/s (floor ≥ {THROUGHPUT_FLOOR:.0f}: "
+              f"{'ok' if rate >= THROUGHPUT_FLOOR else 'MISSED'}); p99 {p99:.0f} ms (floor ≤ {P99_FLOOR_MS:.0f}: "
+              f"{'ok' if p99 <= P99_FLOOR_MS else 'MISSED'})")
         verdict = "ok" if phase.error_count == 0 else "FAILED"
         memory = "ok" if phase.growth <= RSS_GROWTH_FLOOR else "MISSED"
         print(f"{phase.name}: errors {phase.error_count} (floor 0: {verdict}); RSS growth {phase.growth:.1f} % "
@@ -393,7 +451,7 @@ def print_report(phases: list[Phase], workers: int) -> None:
 
 
 async def run_bench(args, base: str, pid: int, papersift: str, env: dict) -> list[Phase]:
-    mix = await load_mix(base)
+    mix = await load_mix(base, hybrid_only=args.mix == "hybrid")
     print(f"request mix from {len(mix.papers):,} papers and {len(mix.venue_years)} venue-years; "
           f"warm-up {args.warmup:.0f} s", file=sys.stderr)
     await drive(base, mix, args.clients, Deadline(time.perf_counter() + args.warmup), None, seed=1)
@@ -402,6 +460,7 @@ async def run_bench(args, base: str, pid: int, papersift: str, env: dict) -> lis
     print(f"phase 1: {args.seconds:.0f} s of load", file=sys.stderr)
     await measure(steady, pid, drive(base, mix, args.clients, Deadline(time.perf_counter() + args.seconds),
                                      steady, seed=2))
+    steady.notes += worker_memory_report(pid)
     if args.skip_rebuild:
         return [steady]
 
@@ -430,7 +489,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each timed phase")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of papersift serve")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="uvicorn workers of papersift serve (default: serve's own, one per core)")
+    parser.add_argument("--mix", choices=("hybrid", "site"), default="hybrid",
+                        help="hybrid: only hybrid searches, each query sent once (issue 15's floor); "
+                             "site: the site's mix of searches, related papers, papers and listings")
     parser.add_argument("--warmup", type=float, default=30.0, help="untimed load before phase 1")
     parser.add_argument("--rebuild-at", type=float, default=10.0, help="seconds into phase 2")
     parser.add_argument("--skip-rebuild", action="store_true", help="phase 1 only")
@@ -446,10 +509,12 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile(mode="w+") as log:
-        server = subprocess.Popen([papersift, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                   "--workers", str(args.workers)], env=env, stdout=log, stderr=log)
+        command = [papersift, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--workers", str(args.workers)] if args.workers else []
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         try:
             wait_ready(base, server)
+            workers = len(worker_pids(server.pid))
             phases = asyncio.run(run_bench(args, base, server.pid, papersift, env))
         except BaseException:
             log.seek(0)
@@ -469,7 +534,7 @@ def main() -> None:
             server_log = log.read().strip().splitlines()
     print(f"data dir {settings.data_dir}; {os.cpu_count()} CPUs; 1-minute load average {load_at_start:.2f} "
           f"at the start, {os.getloadavg()[0]:.2f} at the end (other work on the machine counts too)")
-    print_report(phases, args.workers)
+    print_report(phases, workers)
     if any(p.error_count for p in phases) and server_log:
         print("\nlast lines of the server's log:")
         print("\n".join(server_log[-20:]))

@@ -180,14 +180,18 @@ def main() -> None:
     except IndexNotReady:
         index = None
         print("no vector index: semantic and hybrid columns are skipped")
-    encoder = QueryEncoder(load_embedder(settings.model, backend=settings.embedding_backend,
-                                         cache_dir=settings.model_cache_dir, threads=1)) if index else None
+    encoder = QueryEncoder(load_embedder(  # queries in the index's embedding space, as the service does
+        settings.model, backend=index.manifest.backend, max_tokens=index.manifest.max_tokens,
+        cache_dir=settings.model_cache_dir, threads=1)) if index else None
     embedded = set()
     if index is not None:
         embedded = set(index.vectors_of(np.asarray([r.id for r in rows], np.int64))[0].tolist())
         rows = [r for r in rows if r.id in embedded]  # known items must be in both indexes
     sets = build_queries(rows, args.per_set)
     engine = SearchEngine(catalog, index, encoder)
+    if index is not None:
+        print(f"vectors: {index.manifest.backend}, {index.manifest.max_tokens} tokens "
+              f"(space {index.manifest.space or index.manifest.model!r})")
     print(f"corpus: {catalog.count:,} papers in the catalog, {len(embedded):,} with vectors; "
           f"queries per set: {', '.join(f'{k} {len(v)}' for k, v in sets.items())} (half dev, half test)")
     if args.tune and index is not None:

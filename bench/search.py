@@ -1,17 +1,17 @@
-"""Search latency: p50/p95/p99 of keyword, semantic, hybrid, filtered-hybrid and related-paper
-queries, in process on the real corpus and on a synthetic 1M-paper corpus, plus requests/s with
-8 concurrent HTTP clients against `papersift serve` on 127.0.0.1.
+"""Search speed against the floor of its engines, measured in one run on the same distinct queries:
+the bare engines alone (tantivy, faiss, the query encoder, the row fetch), the whole search in
+process, and `GET /api/v1/search` over HTTP against `papersift serve` (default workers), plus
+`/related`, the HTML search page and a repeated (cached) query.
 
-    PAPERSIFT_DATA_DIR=var/eval .venv/bin/python bench/search.py [--synthetic 1000000] [--http-seconds 20]
+    PAPERSIFT_DATA_DIR=var/b160 .venv/bin/python bench/search.py [--queries 600] [--synthetic 1000000]
 
-The real corpus is the data directory's (catalog + vector index, built by `papersift index`).
-The synthetic corpus repeats the real papers under new ids until it holds N papers (so term
-statistics grow as a larger corpus of the same fields would) and gives each copy the real vector
-plus Gaussian noise (σ 0.05, renormalized), as PERF-NOTES.md did; it is built once under
-<data_dir>/bench-synthetic-N and reused. Queries: real titles, title words, first sentences of
-abstracts; the filtered queries add a venue or a category filter. Warm: each query set runs once
-before it is timed. Floors (issue 5): hybrid p95 ≤ 50 ms at the real size and ≤ 150 ms at 1M;
-related p95 ≤ 20 ms.
+Queries are distinct real texts drawn from the corpus (titles, title fragments, first sentences of
+abstracts), each sent once per column, so no column but "repeated" hits a cache. The encoder,
+faiss and tantivy run on one thread, as in the service. `--synthetic N` also times the in-process
+search over N papers built from the real ones (copies under new ids, vectors = real + noise),
+built once under <data_dir>/bench-synthetic-N. Floors (issue 15): HTTP hybrid p95 ≤ 20 ms at
+160k and ≤ 40 ms at 1M; HTTP p95 ≤ 3 × the summed bare-engine p95; /related p95 ≤ 5 ms; the HTML
+search page p95 ≤ 30 ms.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import namedtuple
 from dataclasses import asdict
@@ -36,20 +35,34 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from indexer.lexical import MANIFEST, PAPERS_SQL, CatalogManifest, write_catalog  # noqa: E402
 from papersift.db import make_engine  # noqa: E402
 from papersift.embedding import load_embedder  # noqa: E402
 from papersift.settings import Settings  # noqa: E402
 from papersift.vector_index import LoadedIndex, Manifest, build_index, load_index  # noqa: E402
+from service.api.search import render_results  # noqa: E402
+from service.search.cards import load_cards  # noqa: E402
 from service.search.catalog import load_catalog  # noqa: E402
-from service.search.engine import SearchEngine, SearchRequest  # noqa: E402
+from service.search.engine import SEMANTIC_CANDIDATES, SearchEngine, SearchRequest  # noqa: E402
 from service.search.filters import make_filters  # noqa: E402
+from service.search.lexical import keyword_query, search_keyword  # noqa: E402
+from service.search.query_language import parse_query  # noqa: E402
 from service.search.semantic import QueryEncoder  # noqa: E402
 
 Row = namedtuple("Row", "id title title_key abstract authors_text keywords_text categories venue_slug year "
                         "track source published")
 
+
+def cpu_flags() -> str:
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+    return " ".join(f for f in wanted if f in flags) or "none of " + ", ".join(wanted)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:
@@ -57,58 +70,119 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return tuple(float(np.percentile(values, p)) for p in (50, 95, 99))
 
 
-def query_pool(rows, count: int, seed: int = 11) -> dict[str, list[str]]:
+def distinct_queries(rows, count: int, seed: int = 11) -> list[str]:
+    """`count` distinct plain-text queries: titles, three title words, first sentences."""
     rng = random.Random(seed)
-    sample = rng.sample(rows, min(count, len(rows)))
-    sentences = [re.split(r"(?<=[.!?])\s+", r.abstract)[0] for r in sample if r.abstract]
-    words = [" ".join(rng.sample(r.title.split(), min(3, len(r.title.split())))) for r in sample]
-    clean = lambda q: re.sub(r'["\-:]', " ", q)  # noqa: E731 - plain text, no query syntax
-    return {"title": [clean(r.title) for r in sample], "words": [clean(w) for w in words],
-            "sentence": [clean(s)[:300] for s in sentences]}
+    clean = lambda q: re.sub(r'["\-:()]|\b(?:OR|AND|NOT)\b', " ", q).strip()  # noqa: E731 - no query syntax
+    queries: dict[str, None] = {}
+    for r in rng.sample(rows, min(count * 3, len(rows))):
+        kind = len(queries) % 3
+        if kind == 0:
+            q = r.title
+        elif kind == 1:
+            words = r.title.split()
+            q = " ".join(rng.sample(words, min(3, len(words))))
+        else:
+            q = re.split(r"(?<=[.!?])\s+", r.abstract)[0][:300] if r.abstract else r.title
+        q = clean(q)
+        if q:
+            queries.setdefault(q)
+        if len(queries) == count:
+            break
+    return list(queries)
 
 
-def time_engine(engine: SearchEngine, pool: dict[str, list[str]], filters_for) -> dict[str, list[float]]:
-    """Per scenario: milliseconds per query (each scenario warmed once)."""
-    scenarios = {
-        "keyword": ("keyword", False), "semantic": ("semantic", False), "hybrid": ("hybrid", False),
-        "hybrid + filter": ("hybrid", True),
-    }
-    queries = pool["title"] + pool["words"] + pool["sentence"]
-    results: dict[str, list[float]] = {}
-    for name, (mode, filtered) in scenarios.items():
-        for warm in (True, False):
-            samples = []
-            for i, q in enumerate(queries):
-                request = SearchRequest(q=q, mode=mode, limit=20, filters=filters_for(i) if filtered else make_filters())
-                started = time.perf_counter()
-                engine.search(request)
-                samples.append((time.perf_counter() - started) * 1000)
-            if not warm:
-                results[name] = samples
-    return results
-
-
-def time_related(index: LoadedIndex, ids: np.ndarray, count: int = 300) -> list[float]:
-    rng = np.random.default_rng(5)
+def timed(function, items) -> list[float]:
     samples = []
-    for paper_id in rng.choice(ids, size=min(count, len(ids)), replace=False):
+    for item in items:
         started = time.perf_counter()
-        vector = index.reconstruct(int(paper_id))
-        index.search(vector, 21)
+        function(item)
         samples.append((time.perf_counter() - started) * 1000)
     return samples
 
 
-def print_table(title: str, rows: dict[str, list[float]], floors: dict[str, float]) -> None:
+def bare_engines(settings, catalog, index, embedder, sessions, queries, vectors) -> dict[str, list[float]]:
+    """Each engine alone on the same queries: BM25 top 200, the encoder, faiss top 200, 20 rows."""
+    parsed = [parse_query(q) for q in queries]
+    tantivy_queries = [keyword_query(catalog, p, make_filters()) for p in parsed]
+    rng = np.random.default_rng(1)
+    pages = [rng.choice(catalog.ids, 20, replace=False) for _ in queries]
+    with sessions() as session:
+        return {
+            "tantivy BM25": timed(lambda q: q is not None and search_keyword(catalog, q, limit=200, count=False),
+                                  tantivy_queries),
+            "query encoder": timed(lambda q: embedder.encode([q], batch_size=1), queries),
+            "faiss": timed(lambda v: index.search(v, SEMANTIC_CANDIDATES), vectors),
+            "row fetch (20)": timed(lambda ids: load_cards(session, ids), pages),
+        }
+
+
+def in_process(catalog, index, embedder, sessions, queries, mode="hybrid") -> list[float]:
+    """The whole search (parse, engines, fusion, facets, rows, highlights) without HTTP."""
+    engine = SearchEngine(catalog, index, QueryEncoder(embedder))  # a fresh query cache
+
+    def one(q: str) -> None:
+        with sessions() as session:
+            outcome = engine.search(SearchRequest(q=q, mode=mode, limit=20))
+            render_results(session, outcome, explain=False)
+
+    return timed(one, queries)
+
+
+def print_table(title: str, rows: dict[str, list[float]], notes: dict[str, str] | None = None) -> None:
     print(f"\n{title}")
-    header = f"{'scenario':<18} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'floor p95':>10}"
+    header = f"{'':<28} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  note"
     print(header)
-    print("-" * len(header))
+    print("-" * (len(header) + 20))
     for name, samples in rows.items():
         p50, p95, p99 = percentiles(samples)
-        floor = floors.get(name)
-        verdict = f"≤ {floor:.0f} {'ok' if p95 <= floor else 'MISSED'}" if floor else ""
-        print(f"{name:<18} {len(samples):>7} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f} {verdict:>10}")
+        print(f"{name:<28} {len(samples):>5} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f}  {(notes or {}).get(name, '')}")
+
+
+def start_server(settings: Settings, workers: int | None):
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PAPERSIFT_DATA_DIR": str(settings.data_dir), "PAPERSIFT_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "papersift.cli", "serve", "--port", str(port)]
+    if workers:
+        command += ["--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(1200):  # until ready with every check (the vector index too) passing
+        try:
+            response = httpx.get(f"{base}/readyz", timeout=1)
+            if response.status_code == 200 and all(c["ok"] for c in response.json()["checks"].values()):
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return server, base
+
+
+def http_columns(base: str, queries: list[str], warm: list[str], public_ids: list[str]) -> dict[str, list[float]]:
+    """One client, sequential: distinct hybrid searches, a repeated one, /related, the HTML page."""
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for q in warm:  # warm each worker (different queries: no cache hits later)
+            http.get("/api/v1/search", params={"q": q}).raise_for_status()
+        for paper_id in public_ids[:50]:
+            http.get(f"/api/v1/papers/{paper_id}/related")
+
+        def get(path, **params):
+            response = http.get(path, params=params)
+            response.raise_for_status()
+
+        half = len(queries) // 2
+        return {
+            "HTTP /api/v1/search": timed(lambda q: get("/api/v1/search", q=q, limit=20), queries[:half]),
+            "HTTP /search (HTML page)": timed(lambda q: get("/search", q=q), queries[half:]),
+            "HTTP search, repeated": timed(lambda q: get("/api/v1/search", q=q, limit=20), queries[:50]),
+            "HTTP /related": timed(lambda p: get(f"/api/v1/papers/{p}/related"), public_ids[50:350]),
+        }
 
 
 def synthetic_corpus(settings: Settings, rows, vectors: dict[int, np.ndarray], size: int):
@@ -120,35 +194,24 @@ def synthetic_corpus(settings: Settings, rows, vectors: dict[int, np.ndarray], s
     if not (catalog_dir / "columns.npz").exists():
         shutil.rmtree(catalog_dir, ignore_errors=True)
         catalog_dir.mkdir(parents=True)
-        started = time.perf_counter()
 
         def batches():
-            batch = []
-            for new_id in range(1, size + 1):
-                r = rows[(new_id - 1) % len(rows)]
-                batch.append(r._replace(id=new_id))
-                if len(batch) == 10_000:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+            for start in range(0, size, 10_000):
+                yield [rows[i % len(rows)]._replace(id=i + 1) for i in range(start, min(size, start + 10_000))]
 
         write_catalog(batches(), catalog_dir)
         manifest = CatalogManifest(count=size, generation=1, directory=catalog_dir.name, built_at="",
                                    build_seconds=0, watermark="")
         (directory / MANIFEST).write_text(json.dumps(asdict(manifest)))
-        print(f"synthetic catalog of {size:,} papers built in {time.perf_counter() - started:.0f} s")
     if not index_file.exists():
-        started = time.perf_counter()
         rng = np.random.default_rng(3)
         dimension = len(next(iter(vectors.values())))
-        has_vector = np.asarray([r.id in vectors for r in rows])
-        row_vectors = np.stack([vectors.get(r.id, np.zeros(dimension, np.float32)) for r in rows])
         ids = np.arange(1, size + 1, dtype=np.int64)
-        source_rows = (ids - 1) % len(rows)  # the copy with id i repeats rows[source_rows[i - 1]]
-        keep = has_vector[source_rows]
+        source_ids = np.asarray([rows[(i - 1) % len(rows)].id for i in ids])
+        keep = np.asarray([s in vectors for s in source_ids])
         ids = ids[keep]
-        matrix = row_vectors[source_rows[keep]] + rng.normal(0, 0.05, (len(ids), dimension)).astype(np.float32)
+        matrix = np.stack([vectors[s] for s in source_ids[keep]])
+        matrix += rng.normal(0, 0.05, matrix.shape).astype(np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         faiss.omp_set_num_threads(os.cpu_count() or 1)  # build on every core, search on one
         index, index_type, ef, recall = build_index(ids, np.ascontiguousarray(matrix, np.float32),
@@ -156,111 +219,85 @@ def synthetic_corpus(settings: Settings, rows, vectors: dict[int, np.ndarray], s
         faiss.omp_set_num_threads(1)
         faiss.write_index(index, str(index_file))
         (directory / "index.txt").write_text(f"{index_type} {ef} {recall}")
-        print(f"synthetic {index_type} index of {len(ids):,} vectors built in {time.perf_counter() - started:.0f} s "
-              f"(efSearch {ef}, recall@10 {recall})")
     index_type, ef, recall = (directory / "index.txt").read_text().split()
-    faiss_index = faiss.read_index(str(index_file))
+    faiss_index = faiss.read_index(str(index_file), faiss.IO_FLAG_MMAP_IFC)
     manifest = Manifest(model=settings.model, backend="", dimension=faiss_index.d, count=faiss_index.ntotal,
                         index_type=index_type, file=index_file.name, generation=1, built_at="",
-                        build_seconds=0, watermark="", ef_search=None if ef == "None" else int(ef))
+                        build_seconds=0, watermark="", ef_search=None if ef == "None" else int(ef),
+                        measured_recall_at_10=float(recall))
     return load_catalog(directory), LoadedIndex(manifest=manifest, index=faiss_index, loaded_at=time.time())
-
-
-def http_load(settings: Settings, pool: dict[str, list[str]], ids: list[str], seconds: float, clients: int = 8):
-    import httpx
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "PAPERSIFT_DATA_DIR": str(settings.data_dir), "PAPERSIFT_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen([sys.executable, "-m", "papersift.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        queries = pool["title"] + pool["words"] + pool["sentence"]
-        for q in queries[:50]:  # warm the encoder's and tantivy's caches
-            httpx.get(f"{base}/api/v1/search", params={"q": q}, timeout=30)
-        latencies: dict[str, list[float]] = {"search": [], "related": []}
-        errors = [0]
-        stop = time.perf_counter() + seconds
-
-        def client(number: int) -> None:
-            rng = random.Random(number)
-            with httpx.Client(base_url=base, timeout=30) as http:
-                while time.perf_counter() < stop:
-                    kind = "related" if rng.random() < 0.25 else "search"
-                    started = time.perf_counter()
-                    if kind == "search":
-                        response = http.get("/api/v1/search", params={"q": rng.choice(queries)})
-                    else:
-                        response = http.get(f"/api/v1/papers/{rng.choice(ids)}/related")
-                    latencies[kind].append((time.perf_counter() - started) * 1000)
-                    errors[0] += response.status_code >= 400
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
-        total = sum(len(v) for v in latencies.values())
-        print_table(f"HTTP, {clients} concurrent clients, {elapsed:.0f} s: {total / elapsed:.1f} requests/s, "
-                    f"{errors[0]} errors", latencies, {})
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", type=int, default=100, help="papers to draw queries from")
-    parser.add_argument("--synthetic", type=int, default=0, help="also measure a synthetic corpus of N papers")
-    parser.add_argument("--http-seconds", type=float, default=20.0)
+    parser.add_argument("--queries", type=int, default=600, help="distinct queries per column")
+    parser.add_argument("--workers", type=int, default=None, help="papersift serve --workers (default: its own)")
+    parser.add_argument("--synthetic", type=int, default=0, help="also time a synthetic corpus of N papers")
+    parser.add_argument("--no-http", action="store_true")
     args = parser.parse_args()
     settings = Settings()
     import faiss
 
     faiss.omp_set_num_threads(1)  # as the service does
-    engine_db = make_engine(settings)
-    with engine_db.connect() as connection:
+    db = make_engine(settings)
+    with db.connect() as connection:
         rows = [Row(*r) for r in connection.execute(text(PAPERS_SQL))]
-        public_ids = list(connection.execute(text(
-            "SELECT p.public_id FROM papers p JOIN paper_embeddings e ON e.paper_id = p.id LIMIT 2000")).scalars())
     catalog = load_catalog(settings.search_dir)
-    index = load_index(settings.index_dir, model=settings.model)
-    encoder = QueryEncoder(load_embedder(settings.model, backend=settings.embedding_backend,
-                                         cache_dir=settings.model_cache_dir, threads=1))
-    pool = query_pool(rows, args.queries)
-    venues = sorted(catalog.vocab["venue"]) or [None]
-    categories = sorted(catalog.vocab["category"]) or [None]
+    index = load_index(settings.index_dir, model=settings.model, mmap=True)
+    with db.connect() as connection:
+        public_ids = list(connection.execute(text(
+            "SELECT public_id FROM papers WHERE id = ANY(:ids)"),
+            {"ids": [int(i) for i in np.random.default_rng(2).choice(catalog.ids, 400, replace=False)]}).scalars())
+    embedder = load_embedder(settings.model, backend=index.manifest.backend, max_tokens=index.manifest.max_tokens,
+                             cache_dir=settings.model_cache_dir, threads=1)
+    queries = distinct_queries(rows, args.queries * 3)
+    engine_queries, process_queries, http_queries = (queries[i::3] for i in range(3))
+    vectors = embedder.encode(engine_queries[:200], batch_size=1)
 
-    def filters_for(i: int):
-        return make_filters(venue=[venues[i % len(venues)]]) if i % 2 and venues[0] else \
-            make_filters(category=[categories[i % len(categories)]]) if categories[0] else make_filters(year_from=2020)
+    def sessions():
+        return Session(db)
 
-    print(f"corpus: {catalog.count:,} papers, {index.manifest.count:,} vectors ({index.manifest.index_type}); "
-          f"{sum(len(v) for v in pool.values())} queries per scenario; encoder {settings.embedding_backend}, 1 thread")
-    floors = {"hybrid": 50.0, "related": 20.0}
-    timings = time_engine(SearchEngine(catalog, index, encoder), pool, filters_for)
-    timings["related"] = time_related(index, catalog.ids)
-    print_table(f"in process, {catalog.count:,} papers", timings, floors)
-    if args.http_seconds:
-        http_load(settings, pool, public_ids, args.http_seconds)
+    print(f"CPU: {os.cpu_count()} cores, flags {cpu_flags()}")
+    print(f"corpus: {catalog.count:,} papers, {index.manifest.count:,} vectors ({index.manifest.index_type}"
+          + (f", efSearch {index.manifest.ef_search}, recall@10 {index.manifest.measured_recall_at_10}"
+             if index.manifest.index_type == "hnsw" else "") + f"); encoder {embedder.backend}, 1 thread; "
+          f"{len(engine_queries)} distinct queries per column")
+    bare = bare_engines(settings, catalog, index, embedder, sessions, engine_queries, vectors)
+    for _ in range(2):  # warm tantivy's and the page cache's pages
+        in_process(catalog, index, embedder, sessions, process_queries[:30])
+    columns = dict(bare)
+    columns["in process: hybrid search"] = in_process(catalog, index, embedder, sessions, process_queries)
+    bare_p95 = sum(percentiles(samples)[1] for samples in bare.values())
+    notes = {"in process: hybrid search": f"{percentiles(columns['in process: hybrid search'])[1] / bare_p95:.2f} × bare"}
+    if not args.no_http:
+        server, base = start_server(settings, args.workers)
+        try:
+            http = http_columns(base, http_queries, process_queries[30:90], public_ids)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        columns.update(http)
+        api_p95 = percentiles(http["HTTP /api/v1/search"])[1]
+        floor_160k = 20.0 if catalog.count <= 200_000 else 40.0
+        notes["HTTP /api/v1/search"] = (f"{api_p95 / bare_p95:.2f} × bare (floor ≤ 3.00: "
+                                        f"{'ok' if api_p95 <= 3 * bare_p95 else 'MISSED'}); "
+                                        f"floor p95 ≤ {floor_160k:.0f}: {'ok' if api_p95 <= floor_160k else 'MISSED'}")
+        notes["HTTP /related"] = f"floor p95 ≤ 5: {'ok' if percentiles(http['HTTP /related'])[1] <= 5 else 'MISSED'}"
+        notes["HTTP /search (HTML page)"] = (
+            f"floor p95 ≤ 30: {'ok' if percentiles(http['HTTP /search (HTML page)'])[1] <= 30 else 'MISSED'}")
+    notes["faiss"] = f"{index.manifest.index_type}, top {SEMANTIC_CANDIDATES}"
+    print_table(f"{catalog.count:,} papers (bare engines summed p95: {bare_p95:.2f} ms)", columns, notes)
     if args.synthetic:
-        vectors = dict(zip(*index.vectors_of(catalog.ids)))
-        big_catalog, big_index = synthetic_corpus(settings, rows, vectors, args.synthetic)
-        timings = time_engine(SearchEngine(big_catalog, big_index, encoder), pool, filters_for)
-        timings["related"] = time_related(big_index, big_catalog.ids)
-        print_table(f"in process, synthetic {big_catalog.count:,} papers ({big_index.manifest.index_type}, "
-                    f"efSearch {big_index.manifest.ef_search})", timings,
-                    {"hybrid": 50.0 if big_catalog.count <= 200_000 else 150.0, "related": 20.0})
+        real = dict(zip(*index.vectors_of(catalog.ids)))
+        big_catalog, big_index = synthetic_corpus(settings, rows, real, args.synthetic)
+        big_vectors = vectors
+        big = bare_engines(settings, big_catalog, big_index, embedder, sessions, engine_queries, big_vectors)
+        big.pop("row fetch (20)")
+        big["in process: hybrid (no rows)"] = timed(
+            lambda q: SearchEngine(big_catalog, big_index, QueryEncoder(embedder)).search(SearchRequest(q=q, limit=20)),
+            process_queries)
+        print_table(f"synthetic {big_catalog.count:,} papers ({big_index.manifest.index_type}, efSearch "
+                    f"{big_index.manifest.ef_search}, recall@10 {big_index.manifest.measured_recall_at_10})", big)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
-"""Build the faiss index from stored vectors and publish it; add incrementally when only new
-papers arrived since the published index's watermark."""
+"""Build the faiss index from the stored vectors of one embedding space and publish it; add
+incrementally when only new papers arrived since the published index's watermark.
+
+An index of another space (the backend or token limit changed) keeps serving until the new
+space's vectors are complete: then the new index replaces it in one publish."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Engine, text
 
+from papersift.embedding import EmbeddingSpace, space_of
 from papersift.vector_index import (
     Manifest,
     build_index,
@@ -39,56 +43,71 @@ class BuildSummary:
     """What one index build did."""
 
     manifest: Manifest
-    mode: str  # "full" | "incremental" | "unchanged"
+    mode: str  # "full" | "incremental" | "unchanged" | "kept" (the old space serves until the new one is complete)
     added: int
     seconds: float
 
 
-def build_and_publish(engine: Engine, settings, *, backend: str, force_full: bool = False) -> BuildSummary:
-    """Publish an index reflecting every current vector of the configured model."""
+def build_and_publish(engine: Engine, settings, *, backend: str, space: EmbeddingSpace | None = None,
+                      force_full: bool = False, complete: bool = True) -> BuildSummary:
+    """Publish an index reflecting every current vector of `space` (by default the settings'
+    model in `backend` at the settings' token limit). `complete` says whether every paper has a
+    vector in it; an index of another space is replaced only by a complete one."""
     started = time.perf_counter()
-    model, directory = settings.model, settings.index_dir
+    space = space or space_of(settings.model, backend, settings.embedding_max_tokens)
+    directory = settings.index_dir
     previous = read_manifest(directory)
     with engine.connect() as connection:
-        count, newest = connection.execute(text(_COUNT), {"model": model}).one()
+        count, newest = connection.execute(text(_COUNT), {"model": space.key}).one()
     watermark = newest.isoformat() if newest else ""
-    if previous and previous.model == model and not force_full:
+    same_space = previous is not None and previous.model == space.model and space_key(previous) == space.key
+    if previous is not None and not same_space and not complete:
+        return BuildSummary(previous, "kept", 0, time.perf_counter() - started)
+    if same_space and not force_full:
         if previous.count == count and previous.watermark == watermark:
             return BuildSummary(previous, "unchanged", 0, time.perf_counter() - started)
-        incremental = _try_incremental(engine, settings, previous, count, watermark, backend, started)
+        grows_past_exact = previous.index_type == "flat" and count > settings.index_exact_max
+        incremental = None if grows_past_exact else _try_incremental(
+            engine, settings, previous, space, count, watermark, backend, started)
         if incremental:
             return incremental
-    ids, vectors, _ = _load_vectors(engine, model=model)
+    ids, vectors, _ = _load_vectors(engine, model=space.key)
     if len(ids) == 0:
         from papersift.errors import IndexNotReady
 
         raise IndexNotReady("no embedded papers to index", hint="import papers first, then run papersift index")
     index, index_type, ef_search, recall = build_index(ids, vectors, exact_max=settings.index_exact_max)
     manifest = new_manifest(
-        model=model, backend=backend, index=index, index_type=index_type, previous=previous,
+        model=space.model, backend=backend, index=index, index_type=index_type, previous=previous,
         build_seconds=time.perf_counter() - started, watermark=watermark, ef_search=ef_search,
-        recall=recall, hnsw_m=32 if index_type == "hnsw" else None,
+        recall=recall, hnsw_m=32 if index_type == "hnsw" else None, space=space,
     )
     publish_index(index, manifest, directory)
     return BuildSummary(manifest, "full", len(ids), time.perf_counter() - started)
 
 
-def _try_incremental(engine, settings, previous: Manifest, count: int, watermark: str, backend: str,
-                     started: float) -> BuildSummary | None:
+def space_key(manifest: Manifest) -> str:
+    """The space a manifest's vectors are in (manifests from before spaces: the bare model)."""
+    return manifest.space or manifest.model
+
+
+def _try_incremental(engine, settings, previous: Manifest, space: EmbeddingSpace, count: int,
+                     watermark: str, backend: str, started: float) -> BuildSummary | None:
     """Add the vectors embedded after the previous watermark, if that is all that changed."""
-    ids, vectors, _ = _load_vectors(engine, model=settings.model, newer_than=previous.watermark)
+    ids, vectors, _ = _load_vectors(engine, model=space.key, newer_than=previous.watermark)
     if previous.count + len(ids) != count:
         return None  # papers were removed, unpublished or re-embedded: rebuild
-    loaded = load_index(settings.index_dir, model=settings.model)
+    loaded = load_index(settings.index_dir, model=space.model)
     if len(ids) and loaded.index.id_map is not None:
         present = np.isin(ids, _id_array(loaded.index))
         if present.any():
             return None
     loaded.index.add_with_ids(vectors, ids)
     manifest = new_manifest(
-        model=settings.model, backend=backend, index=loaded.index, index_type=previous.index_type,
+        model=space.model, backend=backend, index=loaded.index, index_type=previous.index_type,
         previous=previous, build_seconds=time.perf_counter() - started, watermark=watermark,
         ef_search=previous.ef_search, recall=previous.measured_recall_at_10, hnsw_m=previous.hnsw_m,
+        space=space,
     )
     publish_index(loaded.index, manifest, settings.index_dir)
     return BuildSummary(manifest, "incremental", len(ids), time.perf_counter() - started)

@@ -1,8 +1,10 @@
 """Embed every published paper whose text changed since its last embedding; store the vectors.
 
-A paper needs embedding when it has no vector for the model, or its vector was made from another
-content hash (title or abstract changed). Each batch commits on its own, so a killed run keeps its
-work and the next run embeds only what is left.
+Vectors are keyed by embedding space (model, precision, token limit: `EmbeddingSpace.key`). A
+paper needs embedding when it has no vector in the space, or its vector was made from another
+content hash (title or abstract changed). Newest papers go first, so a long first embed makes
+recent papers searchable by meaning early. Each batch commits on its own, so a killed run keeps
+its work and the next run embeds only what is left (an upsert: no duplicates).
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from papersift.embedding import Embedder, document_text
 
 logger = logging.getLogger(__name__)
 
-_STALE = """
-SELECT p.id, p.title, p.abstract, p.content_hash
+# Newest first: by publication (or announcement) date, then id.
+_STALE_IDS = """
+SELECT p.id
 FROM papers AS p
 LEFT JOIN paper_embeddings AS e ON e.paper_id = p.id AND e.model = :model
 WHERE p.is_published AND (e.paper_id IS NULL OR e.content_hash <> p.content_hash)
-  AND p.id > :after
-ORDER BY p.id
-LIMIT :limit
+ORDER BY coalesce(p.published_date, p.announced_date, make_date(greatest(coalesce(p.year, 1), 1), 1, 1))
+         DESC NULLS LAST, p.id DESC
 """
+_TEXTS = "SELECT id, title, abstract, content_hash FROM papers WHERE id = ANY(:ids)"
 _COUNT_STALE = """
 SELECT count(*) FROM papers AS p
 LEFT JOIN paper_embeddings AS e ON e.paper_id = p.id AND e.model = :model
@@ -55,7 +58,7 @@ class EmbedSummary:
 
 
 def count_stale(engine: Engine, *, model: str) -> int:
-    """How many published papers need a (new) vector for `model`."""
+    """How many published papers need a (new) vector in the space keyed `model`."""
     with engine.connect() as connection:
         return connection.execute(text(_COUNT_STALE), {"model": model}).scalar_one()
 
@@ -68,24 +71,23 @@ def embed_stale(
     batch_size: int = 64,
     on_batch: Callable[[int], None] | None = None,
 ) -> EmbedSummary:
-    """Embed stale papers in id order, one committed batch at a time."""
+    """Embed stale papers newest first (space key `model`), one committed batch at a time."""
     started = time.perf_counter()
-    stale = count_stale(engine, model=model)
-    embedded, after = 0, 0
-    while True:
+    with engine.connect() as connection:
+        order = connection.execute(text(_STALE_IDS), {"model": model}).scalars().all()
+    embedded = 0
+    for start in range(0, len(order), batch_size):
+        wanted = order[start:start + batch_size]
         with engine.connect() as connection:
-            rows = connection.execute(
-                text(_STALE), {"model": model, "after": after, "limit": batch_size}
-            ).all()
-        if not rows:
-            break
-        vectors = embedder.encode([document_text(r.title, r.abstract) for r in rows])
-        store_vectors(engine, model=model, rows=rows, vectors=vectors)
-        embedded += len(rows)
-        after = rows[-1].id
+            found = {r.id: r for r in connection.execute(text(_TEXTS), {"ids": wanted})}
+        rows = [found[i] for i in wanted if i in found]  # a paper deleted meanwhile is skipped
+        if rows:
+            vectors = embedder.encode([document_text(r.title, r.abstract) for r in rows])
+            store_vectors(engine, model=model, rows=rows, vectors=vectors)
+            embedded += len(rows)
         if on_batch:
-            on_batch(len(rows))
-    return EmbedSummary(stale=stale, embedded=embedded, seconds=time.perf_counter() - started)
+            on_batch(len(wanted))
+    return EmbedSummary(stale=len(order), embedded=embedded, seconds=time.perf_counter() - started)
 
 
 def store_vectors(engine: Engine, *, model: str, rows, vectors: np.ndarray) -> None:

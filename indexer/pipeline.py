@@ -7,17 +7,19 @@ already current, so running it when nothing changed costs a few queries.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-from indexer.build import BuildSummary, build_and_publish
+from indexer.build import BuildSummary, build_and_publish, space_key
 from indexer.embed import EmbedSummary, count_stale, embed_stale
 from indexer.lexical import CatalogSummary, build_catalog
 from indexer.twins import LinkCounts, link_twins
-from papersift.embedding import document_text, load_embedder
+from papersift.embedding import document_text, load_embedder, space_of
+from papersift.embedding_choice import choose_backend
 from papersift.progress import ProgressBar, progress_bar
 from papersift.settings import Settings
 from papersift.vector_index import Manifest, read_manifest
@@ -47,27 +49,99 @@ class IndexUpdate:
 
 
 def update_indexes(settings: Settings, engine: Engine, *, rebuild: bool = False, progress: bool = False,
-                   on_catalog: Callable[[CatalogSummary], None] | None = None) -> IndexUpdate:
-    """Publish the keyword catalog if papers changed, embed stale papers (resumable), then build
-    and publish the vector index (incrementally when only new vectors arrived). `rebuild` rebuilds
-    both from scratch; `progress` shows bars on a terminal. Twins are linked first, so search
-    shows an arXiv preprint and its venue paper as one entry."""
+                   on_catalog: Callable[[CatalogSummary], None] | None = None, backend: str | None = None,
+                   echo: Callable[[str], object] = logger.info) -> IndexUpdate:
+    """Publish the keyword catalog if papers changed, embed stale papers (newest first,
+    resumable), then build and publish the vector index (incrementally when only new vectors
+    arrived). `rebuild` rebuilds both from scratch; `progress` shows bars on a terminal; `backend`
+    overrides the setting. Twins are linked first, so search shows an arXiv preprint and its venue
+    paper as one entry.
+
+    A first embed publishes the growing index as it goes (every `embed_publish_seconds`, less often
+    once large), so recent papers are searchable by meaning long before the backlog is
+    done. After a change of embedding space (backend precision, token limit) the old index keeps
+    serving, and the new one replaces it when every paper has a vector in the new space."""
     twins = link_twins(engine)
     with _bar(progress, "keyword index", unit="paper") as bar:
         catalog = build_catalog(engine, settings.search_dir, force=rebuild, on_batch=bar.advance)
     if on_catalog:
         on_catalog(catalog)
-    stale = count_stale(engine, model=settings.model)
+    backend = resolve_backend(settings, engine, backend or settings.embedding_backend, echo=echo)
+    space = space_of(settings.model, backend, settings.embedding_max_tokens)
+    stale = count_stale(engine, model=space.key)
     embedded = None
     if stale:
-        embedder = load_embedder(settings.model, backend=settings.embedding_backend,
-                                 cache_dir=settings.model_cache_dir,
-                                 calibration_texts=calibration_texts(engine))
+        embedder = load_embedder(settings.model, backend=backend, max_tokens=space.max_tokens,
+                                 cache_dir=settings.model_cache_dir, calibration_texts=calibration_texts(engine))
+        publisher = _ProgressivePublisher(settings, engine, space, backend, stale, echo)
         with _bar(progress, "embed", total=stale, unit="doc") as bar:
-            embedded = embed_stale(engine, embedder, model=settings.model,
-                                   batch_size=settings.embed_batch_size, on_batch=bar.advance)
-    built = build_and_publish(engine, settings, backend=settings.embedding_backend, force_full=rebuild)
+            def on_batch(count: int) -> None:
+                bar.advance(count)
+                publisher.after_batch(count)
+
+            embedded = embed_stale(engine, embedder, model=space.key, batch_size=settings.embed_batch_size,
+                                   on_batch=on_batch)
+    complete = count_stale(engine, model=space.key) == 0
+    built = build_and_publish(engine, settings, backend=backend, space=space, force_full=rebuild, complete=complete)
     return IndexUpdate(catalog, embedded, built, twins)
+
+
+def resolve_backend(settings: Settings, engine: Engine, backend: str, *,
+                    echo: Callable[[str], object] = logger.info) -> str:
+    """The concrete backend: `auto` measured once per CPU on a fixed sample of the corpus (cached)."""
+    if backend != "auto":
+        return backend
+    sample = sample_papers(engine)
+    if not sample:  # nothing to measure on yet: fp32, which any later choice can replace cheaply
+        echo("embedding backend auto → onnx: no papers with abstracts to measure the backends on yet")
+        return "onnx"
+    return choose_backend(settings.model, settings.model_cache_dir, settings.embedding_max_tokens,
+                          sample, echo=echo)
+
+
+def sample_papers(engine: Engine, limit: int = 64) -> list[tuple[str, str]]:
+    """(title, abstract) of a fixed sample of real papers: the first published ones with a full abstract."""
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT title, abstract FROM papers WHERE is_published AND length(abstract) > 200 "
+            "ORDER BY id LIMIT :n"), {"n": limit}).all()
+    return [(r.title, r.abstract) for r in rows]
+
+
+class _ProgressivePublisher:
+    """Publishes the growing index during a long embed (only when no index of another space is
+    serving): every `embed_publish_seconds` while it is small, five times less often above the
+    exact-search size."""
+
+    def __init__(self, settings: Settings, engine: Engine, space, backend: str, stale: int,
+                 echo: Callable[[str], object]) -> None:
+        previous = read_manifest(settings.index_dir)
+        self.enabled = previous is None or space_key(previous) == space.key
+        self.settings, self.engine, self.space, self.backend, self.echo = settings, engine, space, backend, echo
+        self.stale, self.done = stale, 0
+        self.started = self.last = time.monotonic()
+        self.first = True
+
+    def after_batch(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if not self.enabled or self.done >= self.stale:
+            return  # the final build publishes the rest
+        published = read_manifest(self.settings.index_dir)
+        interval = self.settings.embed_publish_seconds
+        if published is not None and published.count >= self.settings.index_exact_max:
+            interval *= 5  # a large index costs more to write
+        if now - self.last < interval:
+            return
+        built = build_and_publish(self.engine, self.settings, backend=self.backend, space=self.space)
+        self.last = time.monotonic()
+        rate = self.done / max(now - self.started, 1e-9)
+        left = self.stale - self.done
+        what = "first vectors live" if self.first else "vectors live"
+        self.echo(f"index: {what}: {built.manifest.count:,} papers, newest first (generation "
+                  f"{built.manifest.generation}) · {left:,} to embed, about {left / rate / 60:.0f} min left "
+                  f"at {rate:.1f} papers/s")
+        self.first = False
 
 
 def needs_rebuild(manifest: Manifest | None, *, exact_max: int) -> bool:
@@ -84,7 +158,9 @@ def rebuild_vector_index(settings: Settings, engine: Engine) -> dict[str, int | 
         reason = "no index published yet" if manifest is None else "exact flat index"
         logger.info("rebuild not needed: %s", reason)
         return {"rebuilt": 0, "vectors": manifest.count if manifest else 0, "reason": reason}
-    built = build_and_publish(engine, settings, backend=settings.embedding_backend, force_full=True)
+    backend = manifest.backend
+    space = space_of(settings.model, backend, manifest.max_tokens)
+    built = build_and_publish(engine, settings, backend=backend, space=space, force_full=True)
     logger.info("rebuilt the %s index of %d vectors in %.1f s", built.manifest.index_type,
                 built.manifest.count, built.seconds)
     return {"rebuilt": 1, "vectors": built.manifest.count, "index": built.manifest.index_type,

@@ -190,11 +190,20 @@ def _run_import(settings: Settings, source: str, target: str, items):
 def index_command(
     ctx: typer.Context,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="rebuild the index from all vectors")] = False,
+    backend: Annotated[str | None, typer.Option(help="embedding backend for this run (default: "
+                                                "PAPERSIFT_EMBEDDING_BACKEND, auto)")] = None,
 ) -> None:
-    """Embed papers whose text changed (resumable), then build and publish the faiss index."""
+    """Embed papers whose text changed (newest first, resumable), then build and publish the faiss index."""
     from indexer.pipeline import update_indexes
 
     settings = _settings(ctx)
+    if backend is not None:
+        from papersift.embedding import BACKENDS
+
+        if backend not in ("auto", *BACKENDS):
+            typer.echo(f"error: --backend {backend!r} is not one of auto, {', '.join(BACKENDS)}", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        settings = settings.model_copy(update={"embedding_backend": backend})
 
     def report_catalog(catalog) -> None:
         typer.echo(f"index: keyword index {catalog.mode} · {catalog.manifest.count:,} papers "
@@ -202,7 +211,7 @@ def index_command(
 
     try:
         update = update_indexes(settings, _engine(settings), rebuild=rebuild, progress=True,
-                                on_catalog=report_catalog)
+                                on_catalog=report_catalog, echo=typer.echo)
     except PapersiftError as error:
         raise _fail(error) from None
     embedded, built = update.embedded, update.built
@@ -212,7 +221,11 @@ def index_command(
     embed_part = (f"embedded {embedded.embedded:,} · {embedded.rate:,.1f} doc/s · {embedded.seconds:.1f} s"
                   if embedded else "embedded 0 (all current)")
     typer.echo(f"index: {embed_part} · {built.mode} {m.index_type} index of {m.count:,} vectors "
-               f"(generation {m.generation}, {built.seconds:.1f} s) · {settings.index_dir}")
+               f"(generation {m.generation}, {built.seconds:.1f} s, {m.backend} · {m.max_tokens} tokens) · "
+               f"{settings.index_dir}")
+    if built.mode == "kept":
+        typer.echo("index: the published index (another embedding space) keeps serving until every "
+                   "paper has a vector in the new one; run `papersift index` again to continue", err=True)
 
 
 @app.command("serve")
@@ -220,8 +233,8 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes; each loads the indexes "
-                                         "and reads its settings from the environment")] = 1,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="worker processes (default: one per "
+                                                "core); they share the indexes through the page cache")] = None,
 ) -> None:
     """Serve the web UI and the REST API (refuses an outdated schema)."""
     import uvicorn
@@ -233,12 +246,21 @@ def serve(
         _engine(settings).dispose()
     except PapersiftError as error:
         raise _fail(error) from None
+    workers = workers or default_workers()
     typer.echo(f"serving papersift on http://{host}:{port}"
                + (f" with {workers} workers" if workers > 1 else ""), err=True)
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
         return
     _serve_workers(host, port, workers)
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _serve_workers(host: str, port: int, workers: int) -> None:
@@ -303,7 +325,8 @@ def _child_environment(settings: Settings) -> dict[str, str]:
     environment = dict(os.environ)
     environment.update({"PAPERSIFT_DATA_DIR": str(settings.data_dir), "PAPERSIFT_MODEL": settings.model,
                         "PAPERSIFT_SHARED_DATA": str(settings.shared_data),
-                        "PAPERSIFT_EMBEDDING_BACKEND": settings.embedding_backend})
+                        "PAPERSIFT_EMBEDDING_BACKEND": settings.embedding_backend,
+                        "PAPERSIFT_EMBEDDING_MAX_TOKENS": str(settings.embedding_max_tokens)})
     if settings.database_url is not None:
         environment["PAPERSIFT_DATABASE_URL"] = settings.database_url.get_secret_value()
     return environment

@@ -47,17 +47,29 @@ class Settings(BaseSettings):
         default=2000, ge=1, le=100_000, description="Records written per transaction on import."
     )
     embedding_backend: str = Field(
-        default="onnx",
-        description="How documents and queries are embedded: torch, onnx, onnx-int8 or "
-        "openvino-int8 (see bench/embed.py and DECISIONS.md for which to use on which CPU).",
+        default="auto",
+        description="How documents are embedded: auto (the fastest backend on this machine whose "
+        "known-item quality stays within 1 % of torch fp32, measured once and cached per CPU; "
+        "torch-cuda when a GPU is visible), or torch, torch-cuda, onnx, onnx-int8, openvino-int8. "
+        "Queries are always encoded the way the published index was built.",
+    )
+    embedding_max_tokens: int = Field(
+        default=128, ge=16, le=512,
+        description="Tokens of title + abstract a paper is embedded from (the rest is cut). A change "
+        "re-embeds every paper in the background while the old index serves (see DECISIONS.md).",
+    )
+    embed_publish_seconds: float = Field(
+        default=60.0, ge=0,
+        description="During a first embed, publish the growing vector index this often (five times "
+        "less often once it is past PAPERSIFT_INDEX_EXACT_MAX vectors), newest papers first.",
     )
     embed_batch_size: int = Field(
         default=64, ge=1, le=4096, description="Papers embedded (and committed) per batch."
     )
     index_exact_max: int = Field(
-        default=250_000, ge=0,
-        description="Up to this many vectors the faiss index is exact (Flat); above, HNSW tuned to "
-        "recall@10 >= 0.95.",
+        default=20_000, ge=0,
+        description="Up to this many vectors the faiss index is exact (Flat; about 2 ms a query at "
+        "20k on one core); above, HNSW tuned to recall@10 >= 0.99 against exact search.",
     )
     index_reload_seconds: float = Field(
         default=5.0, ge=0.1, description="How often the service looks for a newly published index."
@@ -226,7 +238,7 @@ class Settings(BaseSettings):
     @field_validator("embedding_backend")
     @classmethod
     def _check_backend(cls, value: str) -> str:
-        backends = ("torch", "onnx", "onnx-int8", "openvino-int8")
+        backends = ("auto", "torch", "torch-cuda", "onnx", "onnx-int8", "openvino-int8")
         if value not in backends:
             raise ValueError(f"PAPERSIFT_EMBEDDING_BACKEND: {value!r} is not one of {', '.join(backends)}")
         return value

@@ -21,7 +21,7 @@ from papersift.errors import IndexModelMismatch, IndexNotReady
 
 MANIFEST = "manifest.json"
 EF_SEARCH_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-TARGET_RECALL = 0.95
+TARGET_RECALL = 0.99  # recall@10 against exact search an HNSW index is tuned to
 
 
 @dataclass
@@ -41,6 +41,8 @@ class Manifest:
     hnsw_m: int | None = None
     ef_search: int | None = None
     measured_recall_at_10: float | None = None
+    space: str = ""  # the embedding space's key (model, precision, token limit); "" before spaces existed
+    max_tokens: int = 256  # the token limit documents were embedded with (and queries must be)
 
 
 def build_index(
@@ -123,7 +125,8 @@ def read_manifest(directory: Path) -> Manifest | None:
 
 def new_manifest(*, model: str, backend: str, index, index_type: str, previous: Manifest | None,
                  build_seconds: float, watermark: str, ef_search: int | None,
-                 recall: float | None, hnsw_m: int | None) -> Manifest:
+                 recall: float | None, hnsw_m: int | None, space=None) -> Manifest:
+    """The next generation's manifest; `space` (an EmbeddingSpace) records the vectors' space."""
     generation = (previous.generation + 1) if previous else 1
     return Manifest(
         model=model, backend=backend, dimension=index.d, count=index.ntotal, index_type=index_type,
@@ -131,6 +134,7 @@ def new_manifest(*, model: str, backend: str, index, index_type: str, previous: 
         built_at=datetime.now(UTC).isoformat(timespec="seconds"), build_seconds=round(build_seconds, 3),
         watermark=watermark, hnsw_m=hnsw_m, ef_search=ef_search,
         measured_recall_at_10=None if recall is None else round(recall, 4),
+        space=space.key if space is not None else "", max_tokens=space.max_tokens if space is not None else 256,
     )
 
 
@@ -185,8 +189,10 @@ class LoadedIndex:
             return None
 
 
-def load_index(directory: Path, *, model: str) -> LoadedIndex:
-    """Load the published index, refusing one built with another model."""
+def load_index(directory: Path, *, model: str, mmap: bool = False) -> LoadedIndex:
+    """Load the published index, refusing one built with another model. With `mmap` the vectors
+    stay in the file (read-only, shared through the page cache by every worker that maps it);
+    without it they are copied into memory, as an index that will be added to needs."""
     import faiss
 
     manifest = read_manifest(directory)
@@ -199,7 +205,8 @@ def load_index(directory: Path, *, model: str) -> LoadedIndex:
             hint=f"run `papersift index` to build one for {model!r}, or set "
             f"PAPERSIFT_MODEL={manifest.model}",
         )
-    index = faiss.read_index(str(directory / manifest.file))
+    flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
+    index = faiss.read_index(str(directory / manifest.file), flags)
     return LoadedIndex(manifest=manifest, index=index, loaded_at=time.time())
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from papersift.errors import (
@@ -113,12 +114,29 @@ SECURITY_HEADERS = {
 
 def install_security_headers(app: FastAPI) -> None:
     """A Content-Security-Policy on pages (no inline scripts, no third-party assets) and the usual headers."""
+    app.add_middleware(SecurityHeaders)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if response.headers.get("content-type", "").startswith("text/html") and not request.url.path.startswith("/docs"):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        return response
+
+class SecurityHeaders:
+    """ASGI middleware (no per-request task or body streaming, unlike @app.middleware) adding
+    SECURITY_HEADERS to every response and the CSP to HTML pages outside /docs."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if (headers.get("content-type", "").startswith("text/html")
+                        and not scope["path"].startswith("/docs")):
+                    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -34,6 +34,7 @@ class PublishedHolder(Generic[Loaded]):
         self._generation_of = generation_of
         self._hint = hint
         self._current: Loaded | None = None
+        self.prepare: Callable[[Loaded], None] | None = None  # run on a new generation before the swap
         self.problem: PapersiftError | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,6 +67,8 @@ class PublishedHolder(Generic[Loaded]):
         except (OSError, RuntimeError, ValueError) as error:  # removed under us: the next poll retries
             logger.warning("could not load the published %s yet: %s", self.name, error)
             return False
+        if self.prepare is not None and current is not None:
+            self.prepare(loaded)  # e.g. load the query encoder of a new embedding space first
         self._current = loaded
         self.problem = None
         logger.info("loaded %s generation %s", self.name, self._generation_of(loaded))
@@ -98,7 +101,7 @@ class IndexHolder(PublishedHolder[LoadedIndex]):
         super().__init__(
             "vector index", directory, reload_seconds=reload_seconds,
             read_generation=lambda: _generation(read_manifest(directory)),
-            load=lambda: load_index(directory, model=model),
+            load=lambda: load_index(directory, model=model, mmap=True),
             generation_of=lambda loaded: loaded.manifest.generation,
         )
 

@@ -18,6 +18,7 @@ from service.metrics import ServiceMetrics
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+SERVED_BY_HEADER = "X-Served-By"  # which worker answered: a random name per process, nothing about the host
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}  # probes and scrapes log at DEBUG
 
@@ -28,6 +29,7 @@ class RequestObservation:
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.worker = f"worker-{uuid.uuid4().hex[:8]}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +44,9 @@ class RequestObservation:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                headers[SERVED_BY_HEADER] = self.worker
             await send(message)
 
         try:

@@ -153,7 +153,8 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def index_settings(settings: Settings, model_cache: Path) -> Settings:
     """Settings whose data_dir shares the run's exported models; fast index reloads."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / "models").symlink_to(model_cache, target_is_directory=True)
+    if not (settings.data_dir / "models").exists():
+        (settings.data_dir / "models").symlink_to(model_cache, target_is_directory=True)
     return settings.model_copy(update={"index_reload_seconds": 0.2, "embed_batch_size": 32})
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from papersift.db import make_engine
 from papersift.embedding import load_embedder
+from papersift.vector_index import read_manifest
 from service.app import create_app
 from service.search.catalog import load_catalog
 from service.search.filters import make_filters
@@ -90,7 +91,9 @@ def test_a_narrow_filter_gets_the_exact_nearest_papers(client, corpus, papers):
     query = "evaluating large language models on mathematical reasoning"
     rows = query_rows(corpus, "SELECT p.public_id, e.vector FROM papers p JOIN paper_embeddings e "
                               "ON e.paper_id = p.id WHERE p.is_published AND 'hep-ph' = ANY(p.categories)")
-    embedder = load_embedder(corpus.model, backend=corpus.embedding_backend, cache_dir=corpus.model_cache_dir)
+    manifest = read_manifest(corpus.index_dir)  # queries are encoded in the index's embedding space
+    embedder = load_embedder(corpus.model, backend=manifest.backend, max_tokens=manifest.max_tokens,
+                             cache_dir=corpus.model_cache_dir)
     vector = embedder.encode([query])[0]
     matrix = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows])
     expected = [rows[i].public_id for i in np.argsort(-(matrix @ vector))[:10]]

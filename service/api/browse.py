@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, func, or_, select
 from papersift.errors import InvalidQuery, PaperNotFound
 from papersift.models import Paper
 from papersift.venues import canonical_venue, venue_display_name
-from service.api.papers import to_public
+from service.search.cards import cards_in_order
 from service.deps import SessionDep
 from service.schemas import PaperPublic
 
@@ -77,18 +77,19 @@ def listing_for(session, include: list[str], exclude: list[str], day: date | Non
         day = session.scalar(select(func.max(Paper.announced_date)).where(condition))
     if day is None:
         raise PaperNotFound(f"no papers in {label!r}", hint="check the category, e.g. cs.CL")
-    announced = session.scalars(select(Paper).where(condition, Paper.announced_date == day)
-                                .order_by(Paper.public_id)).all()
-    replaced = session.scalars(select(Paper).where(condition, Paper.updated_date == day,
-                                                   Paper.announced_date < day).order_by(Paper.public_id)).all()
-    new = [to_public(p) for p in announced if p.primary_category in include]
-    cross = [to_public(p) for p in announced if p.primary_category not in include]
+    announced = cards_in_order(session, session.scalars(
+        select(Paper.id).where(condition, Paper.announced_date == day).order_by(Paper.public_id)).all())
+    replaced = cards_in_order(session, session.scalars(
+        select(Paper.id).where(condition, Paper.updated_date == day, Paper.announced_date < day)
+        .order_by(Paper.public_id)).all())
+    new = [p.public() for p in announced if p.primary_category in include]
+    cross = [p.public() for p in announced if p.primary_category not in include]
     previous_day = session.scalar(select(func.max(Paper.announced_date)).where(condition, Paper.announced_date < day))
     next_day = session.scalar(select(func.min(Paper.announced_date)).where(condition, Paper.announced_date > day))
     return ListingPublic(
         category=label, date=day, previous_date=previous_day, next_date=next_day,
         counts={"new": len(new), "cross_lists": len(cross), "replacements": len(replaced)},
-        new=new, cross_lists=cross, replacements=[to_public(p) for p in replaced],
+        new=new, cross_lists=cross, replacements=[p.public() for p in replaced],
     )
 
 
@@ -160,10 +161,10 @@ def venue_year(
         condition = and_(base, or_(Paper.track.in_(wanted), *unspecified))
     rank = case(TRACK_ORDER, value=Paper.track, else_=len(TRACK_ORDER))
     total = session.scalar(select(func.count()).where(condition))
-    papers = session.scalars(select(Paper).where(condition).order_by(rank, Paper.track, Paper.title)
-                             .limit(limit).offset(offset)).all()
+    papers = cards_in_order(session, session.scalars(
+        select(Paper.id).where(condition).order_by(rank, Paper.track, Paper.title).limit(limit).offset(offset)).all())
     return VenueListing(
         venue=slug, name=venue_display_name(slug), year=year, total=total,
         tracks={(t or "unspecified"): n for t, n in sorted(counts.items(), key=lambda kv: TRACK_ORDER.get(kv[0], 9))},
-        results=[to_public(p) for p in papers],
+        results=[p.public() for p in papers],
     )

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from papersift.errors import IndexNotReady, PaperNotFound
 from papersift.ids import parse_public_id
-from papersift.models import Paper, searchable
+from papersift.models import Paper
 from service.deps import IndexDep, SessionDep
+from service.search.cards import load_cards
 from service.schemas import (
     PaperPublic,
     RelatedPaperPublic,
@@ -73,21 +74,33 @@ def get_related(
     limit: Annotated[int, Query(ge=1, le=100, description="how many papers")] = 10,
 ) -> RelatedPublic:
     """The papers nearest to this one in meaning (published papers only, itself excluded)."""
-    paper = find_paper(session, paper_id)
+    paper = find_paper_key(session, paper_id)
     return RelatedPublic(id=paper.public_id, results=nearest_papers(session, holder.current(), paper, limit=limit))
 
 
-def nearest_papers(session, index, paper: Paper, *, limit: int) -> list[RelatedPaperPublic]:
-    """The `limit` published papers nearest to `paper` in the vector index."""
+def find_paper_key(session, paper_id: str):
+    """(id, public_id, twin_id) of the paper with this public id, bare arXiv id or URL."""
+    public_id = parse_public_id(paper_id) or paper_id
+    row = None if "\x00" in public_id else session.execute(
+        select(Paper.id, Paper.public_id, Paper.twin_id).where(Paper.public_id == public_id)).first()
+    if row is None:
+        raise PaperNotFound(f"no paper with id {paper_id!r}",
+                            hint="ids look like arxiv:2503.11731 or openreview:<forum id>")
+    return row
+
+
+def nearest_papers(session, index, paper, *, limit: int) -> list[RelatedPaperPublic]:
+    """The `limit` published papers nearest to `paper` (anything with id, public_id and twin_id)
+    in the vector index, read as lean cards."""
     vector = index.reconstruct(paper.id)
     if vector is None:
         raise IndexNotReady(f"{paper.public_id} is not in the index yet", hint="run: papersift index")
     scores, ids = index.search(vector, limit + 10)
-    ranked = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0 and i not in (paper.id, paper.twin_id)]
-    rows = {p.id: p for p in session.scalars(
-        select(Paper).where(Paper.id.in_([i for i, _ in ranked]), searchable()))}
-    return [RelatedPaperPublic(**to_public(rows[i]).model_dump(), score=round(s, 4))
-            for i, s in ranked if i in rows][:limit]
+    ranked = [(int(i), float(s)) for i, s in zip(ids.tolist(), scores.tolist())
+              if i >= 0 and i not in (paper.id, paper.twin_id)]
+    cards = load_cards(session, [i for i, _ in ranked])
+    return [cards[i].public(RelatedPaperPublic, score=round(s, 4))
+            for i, s in ranked if i in cards and cards[i].searchable][:limit]
 
 
 @router.get("/papers/{paper_id:path}/bibtex", response_class=PlainTextResponse)

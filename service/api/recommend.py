@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from papersift.errors import InvalidQuery
 from papersift.ids import parse_public_id
-from papersift.models import Paper, searchable
-from service.api.papers import to_public
+from papersift.models import Paper
 from service.deps import IndexDep, SessionDep
+from service.search.cards import load_cards
 from service.schemas import RelatedPaperPublic
 from service.search.filters import make_filters
 from service.search.recommend import recommend
@@ -69,8 +69,8 @@ def recommend_papers(body: RecommendRequest, request: Request, session: SessionD
         catalog = request.app.state.search.catalog.current()
         allowed = catalog.ids[catalog.mask(filters)]
     ranked = recommend(index, positive, negative, limit=body.limit, allowed_ids=allowed)
-    papers = {p.id: p for p in session.scalars(select(Paper).where(
-        Paper.id.in_([i for i, _ in ranked]), searchable(), Paper.twin_id.not_in(positive + negative)
-        | Paper.twin_id.is_(None)))}
-    results = [RelatedPaperPublic(**to_public(papers[i]).model_dump(), score=s) for i, s in ranked if i in papers]
+    given = set(positive + negative)
+    cards = load_cards(session, [i for i, _ in ranked])
+    results = [cards[i].public(RelatedPaperPublic, score=s) for i, s in ranked
+               if i in cards and cards[i].searchable and cards[i].twin_id not in given]
     return RecommendResponse(results=results, unknown=unknown)

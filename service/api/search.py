@@ -6,18 +6,19 @@ import time
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from papersift.errors import InvalidQuery
 from papersift.models import Paper
-from service.api.papers import twin_public
 from service.deps import SessionDep
 from service.schemas import Explanation, Facets, Highlights, SearchResponse, SearchResult
+from service.search.cards import Card, load_cards
 from service.search.engine import RankedPaper, SearchOutcome, SearchRequest
 from service.search.filters import make_filters
 from service.search.highlight import highlight, query_stems
 from service.search.query_language import parse_query
+from service.search.result_cache import normalized_query
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -54,17 +55,29 @@ def search(
     """Ranked papers with highlights and facets."""
     filters = make_filters(source=source, category=category, venue=venue, track=track, year_from=year_from,
                            year_to=year_to, date_from=date_from, date_to=date_to)
-    return run_search(request.app.state.search, session, q=q, filters=filters, mode=mode, sort=sort,
-                      limit=limit, offset=offset, explain=explain)
+    response = run_search(request.app.state.search, session, q=q, filters=filters, mode=mode, sort=sort,
+                          limit=limit, offset=offset, explain=explain)
+    # Serialized straight from the model (it is the response_model): no second validation pass.
+    return Response(content=response.model_dump_json(), media_type="application/json")
 
 
 def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort: str = "relevance",
                limit: int = 20, offset: int = 0, explain: bool = False) -> SearchResponse:
-    """One search, rendered as the API's response (the web pages use it too)."""
+    """One search, rendered as the API's response (the web pages use it too). Answers are cached
+    per worker for the loaded generations, except for queries that ask for papers by id (those may
+    fetch a paper on demand and say so)."""
     started = time.perf_counter()
     engine, notices = runtime.engine()
-    if runtime.fetcher is not None:
-        notices += runtime.fetcher.fetch(session.get_bind(), _asked_ids(q))
+    asked = _asked_ids(q)
+    key = None
+    if not asked:
+        key = (normalized_query(q), filters, mode, sort, limit, offset, explain, engine.generations)
+        cached = runtime.results.get(key)
+        if cached is not None:
+            took = round((time.perf_counter() - started) * 1000, 2)
+            return cached.model_copy(update={"query": q, "took_ms": took, "timings_ms": {"cached": took}})
+    if runtime.fetcher is not None and asked:
+        notices += runtime.fetcher.fetch(session.get_bind(), asked)
     outcome = engine.search(
         SearchRequest(q=q, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
         resolve_ids=lambda public_ids: _resolve(session, public_ids),
@@ -76,11 +89,14 @@ def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort:
         runtime.on_timings(outcome.timings)
     if outcome.browse or mode == "keyword":
         notices = [n for n in notices if not n.startswith("semantic")]
-    return SearchResponse(
+    response = SearchResponse(
         query=q, mode=mode, sort=sort, total=outcome.total, offset=offset, limit=limit, results=results,
         facets=Facets(**outcome.facets), took_ms=round((time.perf_counter() - started) * 1000, 2),
         timings_ms=outcome.timings, notices=notices + outcome.notices,
     )
+    if key is not None:
+        runtime.results.put(key, response)
+    return response
 
 
 def _asked_ids(q: str) -> list[str]:
@@ -100,43 +116,29 @@ def _resolve(session, public_ids: list[str]) -> dict[str, int]:
 
 
 def render_results(session, outcome: SearchOutcome, *, explain: bool) -> list[SearchResult]:
-    """The page's papers from PostgreSQL, in rank order, with highlights (and explanations)."""
-    ids = [r.id for r in outcome.results]
-    papers = {p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(ids)))} if ids else {}
+    """The page's papers in rank order, with highlights (and explanations): one lean read of the
+    shown fields, highlights only of what is shown."""
+    cards = load_cards(session, [r.id for r in outcome.results])
     stems = query_stems(outcome.parsed.terms)
     results = []
     for ranked in outcome.results:
-        paper = papers.get(ranked.id)
-        if paper is None or not paper.is_published:
+        card = cards.get(ranked.id)
+        if card is None or not card.is_published:
             continue  # removed since the catalog was built
-        title, title_terms = highlight(paper.title, stems)
-        abstract, abstract_terms = highlight(paper.abstract, stems)
+        title, title_terms = highlight(card.title, stems)
+        abstract, abstract_terms = highlight(card.abstract, stems)
         results.append(SearchResult(
-            id=paper.public_id, title=paper.title, authors=paper.authors, abstract=paper.abstract,
-            categories=_categories(paper), venue=paper.venue, track=paper.track,
-            year=paper.year or getattr(paper.published_date or paper.announced_date, "year", None),
-            published=_first_date(paper), links=paper.links, twin=twin_public(paper), score=ranked.score,
+            id=card.public_id, title=card.title, authors=card.authors, abstract=card.abstract,
+            categories=card.all_categories(), venue=card.venue, track=card.track,
+            year=card.display_year(), published=card.first_date(), links=card.links,
+            twin=card.twin_public(), score=ranked.score,
             highlights=Highlights(title=title, abstract=abstract),
-            explain=_explain(ranked, paper, stems, title_terms, abstract_terms) if explain else None,
+            explain=_explain(ranked, card, stems, title_terms, abstract_terms) if explain else None,
         ))
     return results
 
 
-def _categories(paper: Paper) -> list[str]:
-    """The paper's categories, with its arXiv twin's (a venue paper has none of its own)."""
-    twin = paper.twin
-    extra = [c for c in (twin.categories if twin is not None else []) if c not in paper.categories]
-    return paper.categories + extra
-
-
-def _first_date(paper: Paper):
-    """When the paper first appeared: its own date, or its arXiv twin's when that is earlier."""
-    own = paper.published_date or paper.announced_date
-    twin_date = paper.twin.published_date if paper.twin is not None else None
-    return min(d for d in (own, twin_date) if d) if (own or twin_date) else None
-
-
-def _explain(ranked: RankedPaper, paper: Paper, stems, title_terms, abstract_terms) -> Explanation:
+def _explain(ranked: RankedPaper, paper: Card, stems, title_terms, abstract_terms) -> Explanation:
     matched = {"title": title_terms, "abstract": abstract_terms}
     author_terms = [a for a in paper.authors if highlight(a, stems)[1]]
     if author_terms:

@@ -79,24 +79,34 @@ class LoadedCatalog:
         return keep
 
     def facets(self, rows: np.ndarray) -> dict[str, list[dict]]:
-        """Counts of category, venue, year and track over the given rows, largest first."""
-        selected = np.zeros(self.count, dtype=bool)
-        selected[rows[rows >= 0]] = True
-        in_rows = selected[self.category_row]
+        """Counts of category, venue, year and track over the given rows, largest first (work in
+        proportion to the rows, not to the catalog)."""
+        rows = np.unique(rows[rows >= 0])
         result = {
-            "category": _top(np.bincount(self.category_codes[in_rows], minlength=len(self.vocab["category"])),
-                             self.vocab["category"]),
-            "venue": _top(np.bincount(self.venue[selected] + 1, minlength=len(self.vocab["venue"]) + 1)[1:],
+            "category": _top(np.bincount(self.category_codes[self._category_entries(rows)],
+                                         minlength=len(self.vocab["category"])), self.vocab["category"]),
+            "venue": _top(np.bincount(self.venue[rows] + 1, minlength=len(self.vocab["venue"]) + 1)[1:],
                           self.vocab["venue"]),
-            "track": _top(np.bincount(self.track[selected] + 1, minlength=len(self.vocab["track"]) + 1)[1:],
+            "track": _top(np.bincount(self.track[rows] + 1, minlength=len(self.vocab["track"]) + 1)[1:],
                           self.vocab["track"]),
         }
-        years = self.year[selected]
+        years = self.year[rows]
         years = years[years >= 0]
         values, counts = np.unique(years, return_counts=True)
         order = np.argsort(-counts, kind="stable")[:FACET_SIZE]
         result["year"] = [{"value": str(int(values[i])), "count": int(counts[i])} for i in order]
         return result
+
+    def _category_entries(self, rows: np.ndarray) -> np.ndarray:
+        """Positions in category_codes of the given rows' categories."""
+        if len(rows) > self.count // 8:  # most of the catalog: one mask is cheaper
+            selected = np.zeros(self.count, dtype=bool)
+            selected[rows] = True
+            return np.flatnonzero(selected[self.category_row])
+        starts = self.category_indptr[rows]
+        lengths = self.category_indptr[rows + 1] - starts
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        return offsets + np.arange(int(lengths.sum()))
 
     def published_date(self, row: int) -> date | None:
         days = int(self.published[row])

@@ -19,7 +19,7 @@ from papersift.errors import InvalidQuery
 from papersift.vector_index import LoadedIndex
 from service.search.catalog import LoadedCatalog
 from service.search.filters import Filters
-from service.search.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse
+from service.search.fusion import DEFAULT_WEIGHTS, FusedArrays, FusionWeights, fuse_arrays, ranks_in
 from service.search.lexical import exact_title, fuzzy_title, keyword_query, search_keyword
 from service.search.query_language import ParsedQuery, parse_query
 from service.search.semantic import QueryEncoder, search_vectors
@@ -71,6 +71,11 @@ class SearchEngine:
         self.encoder = encoder
         self.weights = weights
 
+    @property
+    def generations(self) -> tuple[int, int | None]:
+        """(catalog, vector index) generations this engine searches: part of every cache key."""
+        return self.catalog.generation, self.index.manifest.generation if self.index is not None else None
+
     def search(self, request: SearchRequest, *,
                resolve_ids: Callable[[list[str]], dict[str, int]] = lambda ids: {}) -> SearchOutcome:
         timings: dict[str, float] = {}
@@ -121,7 +126,7 @@ class SearchEngine:
         lexical_ids = np.empty(0, np.int64)
         if query is not None and (mode != "semantic" or bound):
             depth = MAX_RESULTS if mode == "keyword" or bound else LEXICAL_CANDIDATES
-            hits = search_keyword(self.catalog, query, limit=depth)
+            hits = search_keyword(self.catalog, query, limit=depth, count=mode == "keyword")
             lexical_ids, total = hits.ids, hits.total
             if mode != "semantic":
                 lists["lexical"] = (hits.ids, hits.scores)
@@ -144,25 +149,21 @@ class SearchEngine:
         semantic_of = None
         if vector is not None:
             semantic_of = lambda ids: self._cosines(vector, ids)  # noqa: E731
-        fused = fuse(lists, self.weights, semantic_of)
-        ranked = [RankedPaper(id=i, score=1.0, pinned="id", ranks={"id": 1}) for i in pinned]
-        seen = set(pinned)
-        for rank, paper_id in enumerate(exact.tolist(), start=1):
-            if paper_id not in seen:
-                ranked.append(RankedPaper(id=paper_id, score=1.0, pinned="exact title", ranks={"exact": rank}))
-                seen.add(paper_id)
-        ranked += [RankedPaper(id=f.id, score=round(f.score, 6), ranks=f.ranks) for f in fused if f.id not in seen]
-        ranked = ranked[:MAX_RESULTS]
+        fused = fuse_arrays(lists, self.weights, semantic_of)
+        ranked_ids, scores, pins = self._with_pins(pinned, exact, fused)
         if request.sort == "newest":
-            ranked = self._newest_first(ranked)
+            order = self._newest_order(ranked_ids, pins)
+            ranked_ids, scores, pins = ranked_ids[order], scores[order], [pins[i] for i in order]
         clock.lap("fuse")
         if mode == "keyword" and query is not None:
-            total = max(total, len(ranked))
+            total = max(total, len(ranked_ids))
         else:
-            total = len(ranked)
-        facets = self.catalog.facets(self.catalog.rows_of(np.asarray([r.id for r in ranked], np.int64)))
+            total = len(ranked_ids)
+        facets = self.catalog.facets(self.catalog.rows_of(ranked_ids))
         clock.lap("facets")
-        page = ranked[request.offset:request.offset + request.limit]
+        window = slice(request.offset, request.offset + request.limit)
+        page = [self._ranked_paper(int(i), float(s), pin, lists, exact)
+                for i, s, pin in zip(ranked_ids[window], scores[window], pins[window])]
         return SearchOutcome(parsed, total, page, facets, clock.timings)
 
     def _semantic(self, vector: np.ndarray, filters: Filters, within: np.ndarray | None):
@@ -181,14 +182,43 @@ class SearchEngine:
     def _cosines(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact cosine of each id (papers without a vector get -1)."""
         found, matrix = self.index.vectors_of(ids)
-        scores = dict(zip(found.tolist(), (matrix @ vector).tolist()))
-        return np.asarray([scores.get(i, -1.0) for i in ids.tolist()])
+        cosines = np.full(len(ids), -1.0)
+        cosines[np.isin(ids, found)] = (matrix @ vector).astype(np.float64)
+        return cosines
 
-    def _newest_first(self, ranked: list[RankedPaper]) -> list[RankedPaper]:
-        rows = self.catalog.rows_of(np.asarray([r.id for r in ranked], np.int64))
+    @staticmethod
+    def _with_pins(pinned: list[int], exact: np.ndarray, fused: FusedArrays):
+        """(ids, scores, pin of each) of the whole ranking, at most MAX_RESULTS: papers asked for
+        by id, then exact titles, then the fused list without them."""
+        pins: list[str | None] = ["id"] * len(pinned)
+        head = list(pinned)
+        for paper_id in exact.tolist():
+            if paper_id not in head:
+                head.append(paper_id)
+                pins.append("exact title")
+        rest = fused.ids[~np.isin(fused.ids, head)] if head else fused.ids
+        rest_scores = fused.scores[~np.isin(fused.ids, head)] if head else fused.scores
+        ids = np.concatenate([np.asarray(head, np.int64), rest])[:MAX_RESULTS]
+        scores = np.concatenate([np.ones(len(head)), rest_scores])[:MAX_RESULTS]
+        pins += [None] * (len(ids) - len(pins))
+        return ids, scores, pins[:len(ids)]
+
+    @staticmethod
+    def _ranked_paper(paper_id: int, score: float, pin: str | None, lists, exact: np.ndarray) -> RankedPaper:
+        """One paper of the page, with its rank in each list (only the page's papers need them)."""
+        if pin == "id":
+            return RankedPaper(id=paper_id, score=1.0, pinned="id", ranks={"id": 1})
+        if pin == "exact title":
+            rank = int(np.flatnonzero(exact == paper_id)[0]) + 1
+            return RankedPaper(id=paper_id, score=1.0, pinned=pin, ranks={"exact": rank})
+        return RankedPaper(id=paper_id, score=round(score, 6), ranks=ranks_in(lists, paper_id))
+
+    def _newest_order(self, ids: np.ndarray, pins: list[str | None]) -> np.ndarray:
+        """Pinned papers first, then newest first (ties: higher id first)."""
+        rows = self.catalog.rows_of(ids)
         dates = np.where(rows >= 0, self.catalog.published[rows], -1)
-        order = sorted(range(len(ranked)), key=lambda i: (ranked[i].pinned is None, -dates[i], -ranked[i].id))
-        return [ranked[i] for i in order]
+        unpinned = np.asarray([pin is None for pin in pins], dtype=bool)
+        return np.lexsort((-ids, -dates, unpinned))
 
     def _pinned(self, parsed: ParsedQuery, resolve_ids, notices: list[str]) -> list[int]:
         if not parsed.ids:

@@ -39,39 +39,71 @@ class Fused:
 Ranked = tuple[np.ndarray, np.ndarray]  # (ids best first, scores)
 
 
-def fuse(lists: dict[str, Ranked], weights: FusionWeights = DEFAULT_WEIGHTS,
-         semantic_of: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Fused]:
-    """Fuse ranked (ids, scores) lists named lexical / semantic / title; best first."""
-    fused: dict[int, Fused] = {}
-    for name, (ids, _) in lists.items():
-        for rank, paper_id in enumerate(ids.tolist(), start=1):
-            entry = fused.setdefault(paper_id, Fused(paper_id, 0.0))
-            entry.ranks.setdefault(name, rank)
-    if not fused:
-        return []
-    candidates = np.fromiter(fused, dtype=np.int64, count=len(fused))
+@dataclass
+class FusedArrays:
+    """Fused candidates as arrays, best first (ties by id): what the engine ranks with."""
+
+    ids: np.ndarray  # int64
+    scores: np.ndarray  # float64
+
+
+def fuse_arrays(lists: dict[str, Ranked], weights: FusionWeights = DEFAULT_WEIGHTS,
+                semantic_of: Callable[[np.ndarray], np.ndarray] | None = None) -> FusedArrays:
+    """Fuse ranked (ids, scores) lists named lexical / semantic / title; numpy throughout."""
+    present = [ids for ids, _ in lists.values() if len(ids)]
+    if not present:
+        return FusedArrays(np.empty(0, np.int64), np.empty(0, np.float64))
+    candidates = np.unique(np.concatenate(present).astype(np.int64, copy=False))
     total = np.zeros(len(candidates), dtype=np.float64)
     for name in ("lexical", "title"):
         if name in lists and len(lists[name][0]):
             total += getattr(weights, name) * _scaled_by_best(candidates, *lists[name])
     if "semantic" in lists and len(lists["semantic"][0]):
         total += weights.semantic * _semantic(candidates, *lists["semantic"], semantic_of)
-    for entry, score in zip(fused.values(), total.tolist()):
-        entry.score = score
-    return sorted(fused.values(), key=lambda f: (-f.score, f.id))
+    order = np.lexsort((candidates, -total))
+    return FusedArrays(candidates[order], total[order])
+
+
+def ranks_in(lists: dict[str, Ranked], paper_id: int) -> dict[str, int]:
+    """The 1-based rank of one paper in each list that holds it (for explanations)."""
+    ranks = {}
+    for name, (ids, _) in lists.items():
+        where = np.flatnonzero(ids == paper_id)
+        if len(where):
+            ranks[name] = int(where[0]) + 1
+    return ranks
+
+
+def fuse(lists: dict[str, Ranked], weights: FusionWeights = DEFAULT_WEIGHTS,
+         semantic_of: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Fused]:
+    """fuse_arrays as objects with each paper's ranks (small lists, tests and tools)."""
+    fused = fuse_arrays(lists, weights, semantic_of)
+    return [Fused(i, s, ranks_in(lists, i)) for i, s in zip(fused.ids.tolist(), fused.scores.tolist())]
+
+
+def _positions(candidates: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of candidates found in `ids`, index into `ids` of each found one; first occurrence)."""
+    ids = ids.astype(np.int64, copy=False)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    at = np.searchsorted(sorted_ids, candidates).clip(0, max(len(ids) - 1, 0))
+    found = sorted_ids[at] == candidates if len(ids) else np.zeros(len(candidates), bool)
+    return found, order[at]
 
 
 def _scaled_by_best(candidates: np.ndarray, ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
     best = float(scores.max()) if len(scores) else 0.0
-    lookup = dict(zip(ids.tolist(), (scores / best).tolist() if best > 0 else [0.0] * len(ids)))
-    return np.asarray([lookup.get(i, 0.0) for i in candidates.tolist()])
+    scaled = (scores / best) if best > 0 else np.zeros(len(scores), scores.dtype)
+    found, where = _positions(candidates, ids)
+    return np.where(found, scaled[where].astype(np.float64), 0.0)
 
 
 def _semantic(candidates: np.ndarray, ids: np.ndarray, scores: np.ndarray, semantic_of) -> np.ndarray:
     """Each candidate's cosine with the query (the semantic list's worst for one it cannot score)."""
-    lookup = dict(zip(ids.tolist(), scores.tolist()))
-    missing = np.asarray([i for i in candidates.tolist() if i not in lookup], dtype=np.int64)
-    if len(missing) and semantic_of is not None:
-        lookup.update(zip(missing.tolist(), semantic_of(missing).tolist()))
-    worst = float(scores.min())
-    return np.asarray([lookup.get(i, worst) for i in candidates.tolist()])
+    found, where = _positions(candidates, ids)
+    result = np.full(len(candidates), float(scores.min()), dtype=np.float64)
+    result[found] = scores[where[found]].astype(np.float64)
+    missing = ~found
+    if missing.any() and semantic_of is not None:
+        result[missing] = np.asarray(semantic_of(candidates[missing]), dtype=np.float64)
+    return result

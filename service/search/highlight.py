@@ -10,6 +10,7 @@ from functools import lru_cache
 from papersift.lexical_schema import STOPWORDS, analyze
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SPLIT = re.compile(r"(\w+)", re.UNICODE)
 
 
 @lru_cache(maxsize=65536)
@@ -30,17 +31,23 @@ def query_stems(terms: list[str]) -> frozenset[str]:
 
 
 def highlight(text: str, stems: frozenset[str]) -> tuple[str, list[str]]:
-    """(escaped text with <mark>s, the distinct words that matched)."""
+    """(escaped text with <mark>s, the distinct words that matched).
+
+    The text is split into words and the runs between them in one regex call; only its distinct
+    words are stemmed, and the runs between marks are escaped whole."""
     if not stems or not text:
         return html.escape(text), []
+    pieces = _SPLIT.split(text)  # between, word, between, word, ..., between
+    hits = {word for word in set(pieces[1::2]) if _stem(word) in stems}
+    if not hits:
+        return html.escape(text), []
     parts, matched, last = [], [], 0
-    for match in _WORD.finditer(text):
-        word = match.group()
-        if _stem(word) in stems:
-            parts.append(html.escape(text[last:match.start()]))
-            parts.append(f"<mark>{html.escape(word)}</mark>")
-            last = match.end()
-            if word.lower() not in matched:
-                matched.append(word.lower())
-    parts.append(html.escape(text[last:]))
+    for i in [i for i in range(1, len(pieces), 2) if pieces[i] in hits]:
+        word = pieces[i]
+        parts.append(html.escape("".join(pieces[last:i])))
+        parts.append(f"<mark>{html.escape(word)}</mark>")
+        last = i + 1
+        if word.lower() not in matched:
+            matched.append(word.lower())
+    parts.append(html.escape("".join(pieces[last:])))
     return "".join(parts), matched

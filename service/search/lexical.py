@@ -59,9 +59,10 @@ def keyword_query(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters)
     return Query.boolean_query(clauses)
 
 
-def search_keyword(catalog: LoadedCatalog, query: Query, *, limit: int) -> LexicalHits:
-    """Top hits by BM25, with the number of matching papers."""
-    result = catalog.searcher.search(query, limit=limit, count=True)
+def search_keyword(catalog: LoadedCatalog, query: Query, *, limit: int, count: bool = True) -> LexicalHits:
+    """Top hits by BM25, with the number of matching papers when `count` (without, the total is
+    the number of hits: counting every match costs time that only keyword mode's total needs)."""
+    result = catalog.searcher.search(query, limit=limit, count=count)
     return _hits(catalog.searcher, result)
 
 

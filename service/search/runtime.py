@@ -14,22 +14,28 @@ from service.index_holder import IndexHolder
 from service.search.catalog import CatalogHolder
 from service.search.engine import SearchEngine
 from service.search.fetch import ArxivFetcher
+from service.search.result_cache import ResultCache
 from service.search.semantic import QueryEncoder
 
 logger = logging.getLogger(__name__)
 
 
 class SearchRuntime:
+    """The catalog, the vector index and a query encoder that matches the index's embedding space
+    (its model, backend and token limit, as its manifest records them)."""
+
     def __init__(self, settings: Settings, index: IndexHolder, *,
                  on_timings: Callable[[dict[str, float]], None] | None = None) -> None:
         self.settings = settings
         self.index = index
         self.on_timings = on_timings  # receives each search's stage timings (ms), e.g. for metrics
         self.catalog = CatalogHolder(settings.search_dir, reload_seconds=settings.index_reload_seconds)
-        self._encoder: QueryEncoder | None = None
-        self._encoder_problem: str | None = None
+        self._encoders: dict[tuple[str, int], QueryEncoder] = {}
+        self._encoder_problems: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
         self.fetcher = ArxivFetcher(settings) if settings.fetch_unknown_arxiv_ids else None
+        self.results = ResultCache()
+        index.prepare = self._prepare_index  # a new generation's encoder loads before it is swapped in
 
     def start(self) -> None:
         import faiss
@@ -44,30 +50,44 @@ class SearchRuntime:
     def stop(self) -> None:
         self.catalog.stop()
 
-    def encoder(self) -> QueryEncoder | None:
-        """The query encoder, loaded on first use; None (with the reason logged) if it cannot load."""
-        if self._encoder is not None:
-            return self._encoder  # the per-request path takes no lock
+    def encoder(self, manifest=None) -> QueryEncoder | None:
+        """The query encoder for the index's space (the current index's by default), loaded on
+        first use; None (with the reason logged) if it cannot load."""
+        if manifest is None:
+            index = self.index.current_or_none()
+            if index is None:
+                return None
+            manifest = index.manifest
+        key = (manifest.backend, manifest.max_tokens)
+        encoder = self._encoders.get(key)
+        if encoder is not None:
+            return encoder  # the per-request path takes no lock
         with self._lock:
-            if self._encoder is None and self._encoder_problem is None:
+            if key not in self._encoders and key not in self._encoder_problems:
                 try:
-                    embedder = load_embedder(self.settings.model, backend=self.settings.embedding_backend,
+                    embedder = load_embedder(self.settings.model, backend=manifest.backend,
+                                             max_tokens=manifest.max_tokens,
                                              cache_dir=self.settings.model_cache_dir, threads=1)
-                    self._encoder = QueryEncoder(embedder)
-                    self._encoder.encode("warm up")
+                    encoder = QueryEncoder(embedder)
+                    encoder.encode("warm up")
+                    self._encoders[key] = encoder
                 except PapersiftError as error:
-                    self._encoder_problem = str(error)
+                    self._encoder_problems[key] = str(error)
                     logger.error("semantic search is off: %s", error)
-            return self._encoder
+            return self._encoders.get(key)
+
+    def _prepare_index(self, loaded) -> None:
+        self.encoder(loaded.manifest)
 
     def engine(self) -> tuple[SearchEngine, list[str]]:
         """An engine over the current catalog and index, and notices about what is missing."""
         catalog = self.catalog.current()
         index = self.index.current_or_none()
         notices = []
-        encoder = self.encoder() if index is not None else None
+        encoder = self.encoder(index.manifest) if index is not None else None
         if index is None:
             notices.append("semantic search is unavailable until the vector index is built (papersift index)")
         elif encoder is None:
-            notices.append(f"semantic search is unavailable: {self._encoder_problem}")
+            problem = self._encoder_problems.get((index.manifest.backend, index.manifest.max_tokens))
+            notices.append(f"semantic search is unavailable: {problem}")
         return SearchEngine(catalog, index if encoder else None, encoder), notices
