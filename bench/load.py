@@ -1,26 +1,27 @@
-"""Load: requests/s, p50/p95/p99 and errors of `papersift serve` on 127.0.0.1 under a mixed load of
-concurrent clients, the server's memory before and after, then the same load while
+"""Load: requests/s, p50/p95/p99 and errors of `papersift serve` on 127.0.0.1 under concurrent
+clients, the server's memory (per worker, and what the second adds), then the same load while
 `papersift index --rebuild` republishes both indexes mid-run (the service swaps them in).
 
-    PAPERSIFT_DATA_DIR=var/eval .venv/bin/python bench/load.py [--seconds 60] [--clients 16] [--workers 1]
+    PAPERSIFT_DATA_DIR=var/b160 .venv/bin/python bench/load.py [--seconds 60] [--clients 16] [--mix hybrid|site]
 
-The service runs as a subprocess on a free port (`--workers` uvicorn workers). The request mix is
-built from the service itself before the timed runs (browse pages of /api/v1/search, /api/v1/venues
-and venue listings): 50 % /api/v1/search (exact titles, title fragments with a typo, first sentences
-of abstracts, keyword mode, a venue + year_from filter), 20 % /api/v1/papers/{id}/related, 15 %
-/api/v1/papers/{id}, 15 % listings (/api/v1/venues/{venue}/{year}, the HTML pages /search?q= and
-/paper/{id}). Each client is an asyncio task with one kept-alive connection that sends its next
-request when the previous one answered. An error is a non-2xx answer or a failed request; both
-phases must have none. Memory: VmRSS of the server and its child processes, after a warm-up of
-`--warmup` seconds and after each phase, and every 10 s between (floor: growth ≤ 10 %). The
-warm-up is 30 s because RSS climbs ~16 % in the first 40 s of load and then levels off (to about
-+2 MiB/min over 240 s on the real corpus, 2026-11-23), presumably while the bounded caches (query
-vectors, highlight stems, SQLAlchemy statements) and the allocator's per-thread arenas fill; a
-shorter warm-up counts that as growth. Phase 2 starts the rebuild `--rebuild-at` seconds into the
-run, runs until it finished plus 10 s if that is later than `--seconds`, and reports the index
-generations /readyz showed before and after. Ratios are phase 2 against phase 1 (the baseline,
-same process, same server). The embedded PostgreSQL is stopped at the end when this script
-started it.
+The service runs as a subprocess on a free port with serve's default workers (one per core;
+`--workers N` to choose). `--mix hybrid` (the default, issue 15's floor: ≥ 150 requests/s, p99
+≤ 250 ms, 0 errors) sends only hybrid searches, each query text once (titles, title fragments with
+a typo, first sentences of abstracts drawn from the served corpus), so no answer comes from the
+cache. `--mix site` is the site's mix, built from the service itself before the timed runs: 50 %
+/api/v1/search (exact titles, title fragments with a typo, first sentences of abstracts, keyword
+mode, a venue + year_from filter), 20 % /api/v1/papers/{id}/related, 15 % /api/v1/papers/{id},
+15 % listings (/api/v1/venues/{venue}/{year}, the HTML pages /search?q= and /paper/{id}). Each
+client is an asyncio task with one kept-alive connection that sends its next request when the
+previous one answered. An error is a non-2xx answer or a failed request; both phases must have
+none. Memory: VmRSS of the server and its child processes, after a warm-up of `--warmup` seconds
+and after each phase, and every 10 s between (floor: growth ≤ 10 %); after phase 1, RSS, PSS and
+private memory of each worker (floor: the second worker's private memory ≤ 25 % of the first's
+RSS). The warm-up is 30 s because RSS climbs ~16 % in the first 40 s of load and then levels off
+(2026-11-23). Phase 2 starts the rebuild `--rebuild-at` seconds into the run, runs until it
+finished plus 10 s if that is later than `--seconds`, and reports the index generations /readyz
+showed before and after. Ratios are phase 2 against phase 1 (the baseline, same process, same
+server). The embedded PostgreSQL is stopped at the end when this script started it.
 """
 
 from __future__ import annotations

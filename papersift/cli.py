@@ -247,6 +247,12 @@ def serve(
     except PapersiftError as error:
         raise _fail(error) from None
     workers = workers or default_workers()
+    # Every worker thread searches on one OpenMP thread (a single query gains nothing from more, and
+    # idle OpenMP threads spin on the cores other requests need); set before faiss loads anywhere.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # glibc gives each thread of the request pool its own malloc arena; two keep a worker's private
+    # memory (what each extra worker adds) small. Read when a process starts, so it reaches the workers.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     typer.echo(f"serving papersift on http://{host}:{port}"
                + (f" with {workers} workers" if workers > 1 else ""), err=True)
     if workers == 1:

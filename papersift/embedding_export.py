@@ -13,6 +13,7 @@ import hashlib
 import logging
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -82,6 +83,18 @@ def optimized_onnx(path: Path | str, export_dir: Path) -> Path:
     return target
 
 
+@contextmanager
+def _root_logging_quiet():
+    """onnxruntime's quantizer logs a line per tensor on the root logger: keep them off the console."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def quantize_onnx_dynamic(onnx_file: Path) -> Path:
     """Dynamic int8 quantization of the MatMuls, weights per channel, once."""
     target = onnx_file.with_name(onnx_file.stem + "-int8pc.onnx")
@@ -90,7 +103,7 @@ def quantize_onnx_dynamic(onnx_file: Path) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         temporary = target.with_suffix(".tmp.onnx")
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _root_logging_quiet():
             warnings.simplefilter("ignore")
             quantize_dynamic(str(onnx_file), str(temporary), weight_type=QuantType.QInt8, per_channel=True,
                              op_types_to_quantize=["MatMul"],

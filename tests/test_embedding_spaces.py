@@ -77,8 +77,8 @@ def test_a_space_change_reembeds_while_the_old_index_serves(imported, engine, cl
 
 
 def test_a_first_embed_publishes_the_newest_papers_before_it_ends(imported, engine):
-    settings = imported.model_copy(update={"embedding_backend": "onnx-int8", "embed_batch_size": 50,
-                                           "embed_publish_seconds": 0})
+    settings = imported.model_copy(update={"embedding_backend": "onnx-int8", "embedding_max_tokens": 128,
+                                           "embed_batch_size": 50, "embed_publish_seconds": 0})
     published = []
     store = indexer.embed.store_vectors
 
@@ -110,8 +110,9 @@ def test_a_first_embed_publishes_the_newest_papers_before_it_ends(imported, engi
 def test_the_cli_names_the_backend_and_refuses_an_unknown_one(imported, cli):
     result = cli("index", "--backend", "onnx-int8")
     assert result.exit_code == 0, result.output
-    assert "onnx-int8 · 128 tokens" in result.output
+    tokens = imported.embedding_max_tokens
+    assert f"onnx-int8 · {tokens} tokens" in result.output
     manifest = json.loads((imported.index_dir / "manifest.json").read_text())
-    assert manifest["space"] == space_of(imported.model, "onnx-int8", 128).key
+    assert manifest["space"] == space_of(imported.model, "onnx-int8", tokens).key
     refused = cli("index", "--backend", "tpu")
     assert refused.exit_code == 2 and "is not one of" in refused.output

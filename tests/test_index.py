@@ -46,9 +46,10 @@ def test_index_publishes_a_manifest_and_a_second_run_embeds_nothing(indexed, ind
     assert (manifest.model, manifest.dimension, manifest.count, manifest.index_type) == (
         "all-MiniLM-L6-v2", 384, 200, "flat")
     # The default backend is `auto`: whatever it chose on this CPU, cached, is what the manifest names.
-    assert manifest.backend == cached_choice(index_settings.model, index_settings.model_cache_dir, 128)
-    assert manifest.space == space_of(index_settings.model, manifest.backend, 128).key
-    assert manifest.max_tokens == 128
+    tokens = index_settings.embedding_max_tokens
+    assert manifest.backend == cached_choice(index_settings.model, index_settings.model_cache_dir, tokens)
+    assert manifest.space == space_of(index_settings.model, manifest.backend, tokens).key
+    assert manifest.max_tokens == tokens
     assert (index_settings.index_dir / manifest.file).exists()
 
     again = indexed("index")

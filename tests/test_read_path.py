@@ -224,6 +224,7 @@ def test_two_workers_serve_the_same_answers(corpus, client, fixed_queries):
                                "--workers", "2"], env=environment, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
+        seen: set[str] = set()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -233,16 +234,24 @@ def test_two_workers_serve_the_same_answers(corpus, client, fixed_queries):
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        answered_by = set()
         for params in fixed_queries[:6]:
-            expected = without_timings(client.get("/api/v1/search", params=params).json())
-            for _ in range(4):  # a new connection each time: either worker may answer
+            by_worker: dict[str, dict] = {}
+            for _ in range(6):  # a new connection each time: either worker may answer
                 response = httpx.get(f"{base}/api/v1/search", params=params, timeout=30,
                                      headers={"Connection": "close"})
                 assert response.status_code == 200, response.text
-                assert without_timings(response.json()) == expected, params
-                answered_by.add(response.headers.get("x-served-by"))
-        assert len(answered_by - {None}) == 2, answered_by
+                body = without_timings(response.json())
+                worker = response.headers["x-served-by"]
+                assert by_worker.setdefault(worker, body) == body, params  # a worker answers alike
+            answers = list(by_worker.values())
+            assert all(answer == answers[0] for answer in answers), params  # and so do both workers
+            # The same papers and highlights as in this process (scores may differ in the last
+            # digits: numpy's BLAS runs on one thread in the workers, on several here).
+            local = client.get("/api/v1/search", params=params).json()
+            assert [r["id"] for r in answers[0]["results"]][:5] == [r["id"] for r in local["results"]][:5]
+            assert [r["highlights"] for r in answers[0]["results"]][:5] == [r["highlights"] for r in local["results"]][:5]
+            seen.update(by_worker)
+        assert len(seen) == 2, seen
     finally:
         server.terminate()
         server.wait(timeout=30)

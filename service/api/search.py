@@ -78,13 +78,14 @@ def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort:
             return cached.model_copy(update={"query": q, "took_ms": took, "timings_ms": {"cached": took}})
     if runtime.fetcher is not None and asked:
         notices += runtime.fetcher.fetch(session.get_bind(), asked)
-    outcome = engine.search(
-        SearchRequest(q=q, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
-        resolve_ids=lambda public_ids: _resolve(session, public_ids),
-    )
-    fetch_started = time.perf_counter()
-    results = render_results(session, outcome, explain=explain)
-    outcome.timings["fetch"] = round((time.perf_counter() - fetch_started) * 1000, 3)
+    with runtime.compute:  # one search computes at a time in a worker: no GIL ping-pong between them
+        outcome = engine.search(
+            SearchRequest(q=q, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
+            resolve_ids=lambda public_ids: _resolve(session, public_ids),
+        )
+        fetch_started = time.perf_counter()
+        results = render_results(session, outcome, explain=explain)
+        outcome.timings["fetch"] = round((time.perf_counter() - fetch_started) * 1000, 3)
     if runtime.on_timings:
         runtime.on_timings(outcome.timings)
     if outcome.browse or mode == "keyword":

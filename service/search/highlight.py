@@ -31,18 +31,28 @@ def query_stems(terms: list[str]) -> frozenset[str]:
 
 
 def highlight(text: str, stems: frozenset[str]) -> tuple[str, list[str]]:
-    """(escaped text with <mark>s, the distinct words that matched).
-
-    The text is split into words and the runs between them in one regex call; only its distinct
-    words are stemmed, and the runs between marks are escaped whole."""
+    """(escaped text with <mark>s, the distinct words that matched)."""
     if not stems or not text:
         return html.escape(text), []
-    pieces = _SPLIT.split(text)  # between, word, between, word, ..., between
+    if text.isascii() and "_" not in text:
+        # Plain ASCII: every word is one index term, so the whole text is analyzed in one call.
+        terms = analyze(text, "title")
+        if stems.isdisjoint(terms):
+            return html.escape(text), []
+        pieces = _SPLIT.split(text)  # between, word, between, word, ..., between
+        if len(terms) == len(pieces) // 2:  # else a word over 64 characters dropped a term
+            return _mark(pieces, [2 * i + 1 for i, term in enumerate(terms) if term in stems])
+    pieces = _SPLIT.split(text)
     hits = {word for word in set(pieces[1::2]) if _stem(word) in stems}
-    if not hits:
-        return html.escape(text), []
+    return _mark(pieces, [i for i in range(1, len(pieces), 2) if pieces[i] in hits])
+
+
+def _mark(pieces: list[str], marked: list[int]) -> tuple[str, list[str]]:
+    """Join split text, marking the words at the given positions; the runs between are escaped whole."""
+    if not marked:
+        return html.escape("".join(pieces)), []
     parts, matched, last = [], [], 0
-    for i in [i for i in range(1, len(pieces), 2) if pieces[i] in hits]:
+    for i in marked:
         word = pieces[i]
         parts.append(html.escape("".join(pieces[last:i])))
         parts.append(f"<mark>{html.escape(word)}</mark>")

@@ -35,6 +35,9 @@ class SearchRuntime:
         self._lock = threading.Lock()
         self.fetcher = ArxivFetcher(settings) if settings.fetch_unknown_arxiv_ids else None
         self.results = ResultCache()
+        # Searches are CPU work: run them one at a time per worker process (a worker per core)
+        # rather than interleaving several on the GIL, which costs each of them far more CPU.
+        self.compute = threading.Lock()
         index.prepare = self._prepare_index  # a new generation's encoder loads before it is swapped in
 
     def start(self) -> None:

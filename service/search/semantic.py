@@ -14,7 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from papersift.embedding import Embedder
-from papersift.vector_index import LoadedIndex
+from papersift.vector_index import LoadedIndex, one_thread
 
 EXACT_FILTER_MAX = 50_000
 QUERY_CACHE_SIZE = 1024
@@ -62,6 +62,7 @@ def search_vectors(index: LoadedIndex, vector: np.ndarray, k: int,
 def _search_selected(index: LoadedIndex, vector: np.ndarray, k: int, allowed_ids: np.ndarray):
     import faiss
 
+    one_thread()
     selector = faiss.IDSelectorBatch(len(allowed_ids), faiss.swig_ptr(np.ascontiguousarray(allowed_ids, np.int64)))
     if index.manifest.index_type == "hnsw":
         params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(index.manifest.ef_search or 64, 4 * k, 512))
