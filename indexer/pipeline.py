@@ -127,12 +127,13 @@ class _ProgressivePublisher:
         now = time.monotonic()
         if not self.enabled or self.done >= self.stale:
             return  # the final build publishes the rest
-        published = read_manifest(self.settings.index_dir)
         interval = self.settings.embed_publish_seconds
-        if published is not None and published.count >= self.settings.index_exact_max:
-            interval *= 5  # a large index costs more to write
         if now - self.last < interval:
-            return
+            return  # checked before reading the manifest: most batches stop here
+        published = read_manifest(self.settings.index_dir)
+        if published is not None and published.count >= self.settings.index_exact_max:
+            if now - self.last < 5 * interval:  # a large index costs more to write
+                return
         built = build_and_publish(self.engine, self.settings, backend=self.backend, space=self.space)
         self.last = time.monotonic()
         rate = self.done / max(now - self.started, 1e-9)

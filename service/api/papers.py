@@ -60,12 +60,25 @@ def to_public(paper: Paper) -> PaperPublic:
 
 def find_paper(session, paper_id: str) -> Paper:
     """The paper with this public id, bare arXiv id or URL; PaperNotFound otherwise."""
+    return _one(session, select(Paper), paper_id)
+
+
+def find_paper_key(session, paper_id: str):
+    """(id, public_id, twin_id) of the paper with this public id, bare arXiv id or URL."""
+    return _one(session, select(Paper.id, Paper.public_id, Paper.twin_id), paper_id, row=True)
+
+
+def _one(session, statement, paper_id: str, *, row: bool = False):
+    """`statement` for the paper `paper_id` names (a public id, bare arXiv id or URL), or PaperNotFound."""
     public_id = parse_public_id(paper_id) or paper_id
-    paper = None if "\x00" in public_id else session.scalar(select(Paper).where(Paper.public_id == public_id))
-    if paper is None:
+    found = None
+    if "\x00" not in public_id:
+        statement = statement.where(Paper.public_id == public_id)
+        found = session.execute(statement).first() if row else session.scalar(statement)
+    if found is None:
         raise PaperNotFound(f"no paper with id {paper_id!r}",
                             hint="ids look like arxiv:2503.11731 or openreview:<forum id>")
-    return paper
+    return found
 
 
 @router.get("/papers/{paper_id:path}/related", response_model=RelatedPublic)
@@ -76,17 +89,6 @@ def get_related(
     """The papers nearest to this one in meaning (published papers only, itself excluded)."""
     paper = find_paper_key(session, paper_id)
     return RelatedPublic(id=paper.public_id, results=nearest_papers(session, holder.current(), paper, limit=limit))
-
-
-def find_paper_key(session, paper_id: str):
-    """(id, public_id, twin_id) of the paper with this public id, bare arXiv id or URL."""
-    public_id = parse_public_id(paper_id) or paper_id
-    row = None if "\x00" in public_id else session.execute(
-        select(Paper.id, Paper.public_id, Paper.twin_id).where(Paper.public_id == public_id)).first()
-    if row is None:
-        raise PaperNotFound(f"no paper with id {paper_id!r}",
-                            hint="ids look like arxiv:2503.11731 or openreview:<forum id>")
-    return row
 
 
 def nearest_papers(session, index, paper, *, limit: int) -> list[RelatedPaperPublic]:

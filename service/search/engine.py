@@ -196,8 +196,10 @@ class SearchEngine:
             if paper_id not in head:
                 head.append(paper_id)
                 pins.append("exact title")
-        rest = fused.ids[~np.isin(fused.ids, head)] if head else fused.ids
-        rest_scores = fused.scores[~np.isin(fused.ids, head)] if head else fused.scores
+        rest, rest_scores = fused.ids, fused.scores
+        if head:
+            keep = ~np.isin(fused.ids, head)
+            rest, rest_scores = rest[keep], rest_scores[keep]
         ids = np.concatenate([np.asarray(head, np.int64), rest])[:MAX_RESULTS]
         scores = np.concatenate([np.ones(len(head)), rest_scores])[:MAX_RESULTS]
         pins += [None] * (len(ids) - len(pins))
