@@ -113,7 +113,7 @@ def main() -> None:
               f"{row['r1']:>7.2f}{row['r10']:>7.2f}{cosine:>9.4f}")
 
     # `auto` as a deployment runs it: at the configured token limit (PAPERSIFT_EMBEDDING_MAX_TOKENS,
-    # 128 by default), against the floor's baseline, torch fp32 at 256 tokens.
+    # 256 by default), against the floor's baseline, torch fp32 at 256 tokens.
     default_tokens = settings.embedding_max_tokens
     sample = load_papers(snapshot, 64, skip=2000)
     started = time.perf_counter()

@@ -16,7 +16,7 @@ import pytest
 from papersift import embedding_choice
 from papersift.embedding import MAX_TOKENS, EmbeddingSpace, document_text, load_embedder, space_of
 from papersift.embedding_choice import choose_backend, known_item_mrr
-from papersift.embedding_runtime import load_tokenizer, tokenize
+from papersift.embedding_runtime import equal_length_batches, load_tokenizer, tokenize
 from papersift.normalize import clean_text
 
 MODEL = "all-MiniLM-L6-v2"
@@ -87,6 +87,21 @@ def test_tokenizers_give_the_ids_of_transformers_tokenizer(papers, max_tokens):
     assert tokens["input_ids"].shape[1] == max_tokens  # real abstracts reach the cap
     for name in ("input_ids", "attention_mask", "token_type_ids"):
         np.testing.assert_array_equal(tokens[name], expected[name])
+
+
+def test_batches_hold_texts_of_one_length_within_the_token_budget():
+    lengths = [5, 256, 5, 7, 256, 256, 5, 7]
+    batches = equal_length_batches(lengths, max_texts=2, max_tokens_per_batch=512)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    assert all(len({lengths[i] for i in batch}) == 1 for batch in batches)
+    assert [len(b) for b in batches if lengths[b[0]] == 5] == [2, 1]  # at most max_texts
+    assert [len(b) for b in batches if lengths[b[0]] == 256] == [2, 1]  # at most ~512 tokens
+
+
+def test_batches_on_two_threads_give_the_vectors_of_one(papers, model_cache):
+    texts = [document_text(t, a) for t, a in papers[:48]]
+    one, two = (load_embedder(MODEL, backend="onnx-int8", cache_dir=model_cache, threads=n) for n in (1, 2))
+    np.testing.assert_allclose(two.encode(texts, batch_size=4), one.encode(texts, batch_size=4), atol=1e-6)
 
 
 def test_onnx_fp32_gives_torch_vectors_and_int8_stays_close(vectors):
