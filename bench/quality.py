@@ -12,7 +12,13 @@ fixed seed and split into a development half (used only by --tune) and a test ha
   swapped in a word of ≥ 5 letters);
 - description: the first sentence of the abstract's results part — the first sentence after the
   opening one that reports what the paper shows ("we show", "results", "outperforms", ...);
-- keywords: the venue record's author keywords joined by commas (papers with ≥ 3 keywords).
+- keywords: the venue record's author keywords joined by commas (papers with ≥ 3 keywords);
+- pasted abstract: the paper's whole abstract as stored (line breaks, LaTeX, quotes), sent as is;
+- mixed script: a Chinese sentence built around the distinctive Latin name a title opens with
+  ("Long-VMNet: ...", a name no other title opens with), glued to the Chinese as people write it.
+
+Every query of every set is also parsed as typed (no escaping), and the number answered with an
+error (a 4xx in the service) is printed; it should be 0.
 """
 
 from __future__ import annotations
@@ -34,12 +40,13 @@ from sqlalchemy import text  # noqa: E402
 
 from papersift.db import make_engine  # noqa: E402
 from papersift.embedding import load_embedder  # noqa: E402
-from papersift.errors import IndexNotReady  # noqa: E402
+from papersift.errors import IndexNotReady, InvalidQuery  # noqa: E402
 from papersift.settings import Settings  # noqa: E402
 from papersift.vector_index import load_index  # noqa: E402
 from service.search.catalog import load_catalog  # noqa: E402
 from service.search.engine import SearchEngine, SearchRequest  # noqa: E402
 from service.search.fusion import DEFAULT_WEIGHTS, FusionWeights  # noqa: E402
+from service.search.query_language import parse_query  # noqa: E402
 from service.search.semantic import QueryEncoder  # noqa: E402
 
 SEED = 20261123
@@ -53,13 +60,36 @@ class Query:
     set_name: str
     text: str
     target: int
+    raw: bool = False  # sent as typed; the older sets neutralize query syntax (see _escape)
+
+
+CHINESE_TEMPLATES = (
+    "提出了一种新的方法{}，用于解决这一问题。",
+    "我想找介绍{}的那篇论文",
+    "{}是怎么训练的？它的主要贡献是什么",
+    "关于{}模型的论文，实验结果如何",
+)
+LEADING_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*):\s")
+
+
+def distinctive_names(rows) -> dict[int, str]:
+    """Paper id → the name its title opens with ("Long-VMNet: ..."), when no other title opens
+    with the same name."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for row in rows:
+        match = LEADING_NAME.match(row.title)
+        if match and len(match.group(1)) >= 3:
+            found.setdefault(match.group(1).lower(), []).append((row.id, match.group(1)))
+    return {entries[0][0]: entries[0][1] for entries in found.values() if len(entries) == 1}
 
 
 def build_queries(rows, per_set: int) -> dict[str, list[Query]]:
     rng = random.Random(SEED)
     rows = list(rows)
     rng.shuffle(rows)
-    sets: dict[str, list[Query]] = {"exact title": [], "typo title": [], "description": [], "keywords": []}
+    sets: dict[str, list[Query]] = {"exact title": [], "typo title": [], "description": [], "keywords": [],
+                                    "pasted abstract": [], "mixed script": []}
+    names = distinctive_names(rows)
     for row in rows:
         if len(sets["exact title"]) < per_set:
             sets["exact title"].append(Query("exact title", row.title, row.id))
@@ -71,6 +101,11 @@ def build_queries(rows, per_set: int) -> dict[str, list[Query]]:
             sets["description"].append(Query("description", sentence, row.id))
         if row.keywords and len(row.keywords) >= 3 and len(sets["keywords"]) < per_set:
             sets["keywords"].append(Query("keywords", ", ".join(row.keywords), row.id))
+        if len(sets["pasted abstract"]) < per_set:
+            sets["pasted abstract"].append(Query("pasted abstract", row.abstract, row.id, raw=True))
+        if row.id in names and len(sets["mixed script"]) < per_set:
+            template = CHINESE_TEMPLATES[len(sets["mixed script"]) % len(CHINESE_TEMPLATES)]
+            sets["mixed script"].append(Query("mixed script", template.format(names[row.id]), row.id, raw=True))
     return {name: queries for name, queries in sets.items() if len(queries) >= 40}
 
 
@@ -117,9 +152,18 @@ def metrics(ranks: list[int | None]) -> dict[str, float]:
 def run_engine(engine: SearchEngine, queries: list[Query], mode: str) -> tuple[list[int | None], float]:
     ranks, started = [], time.perf_counter()
     for query in queries:
-        outcome = engine.search(SearchRequest(q=_escape(query.text), mode=mode, limit=100))
+        text_ = query.text if query.raw else _escape(query.text)
+        outcome = engine.search(SearchRequest(q=text_, mode=mode, limit=100))
         ranks.append(rank_of([r.id for r in outcome.results], query.target))
     return ranks, (time.perf_counter() - started) / max(len(queries), 1) * 1000
+
+
+def _refused(text_: str) -> bool:
+    try:
+        parse_query(text_)
+    except InvalidQuery:
+        return True
+    return False
 
 
 def _escape(text_: str) -> str:
@@ -194,11 +238,15 @@ def main() -> None:
               f"(space {index.manifest.space or index.manifest.model!r})")
     print(f"corpus: {catalog.count:,} papers in the catalog, {len(embedded):,} with vectors; "
           f"queries per set: {', '.join(f'{k} {len(v)}' for k, v in sets.items())} (half dev, half test)")
+    queries_typed = [q for queries in sets.values() for q in queries]
+    refused = [q for q in queries_typed if _refused(q.text)]
+    print(f"answered with an error (a 4xx in the service), every set's queries as typed: "
+          f"{len(refused)} of {len(queries_typed)}" + "".join(f"\n  {q.set_name}: {q.text[:80]!r}" for q in refused[:5]))
     if args.tune and index is not None:
         tune(engine, sets)
     baseline = Bm25Baseline(list(_all_rows(engine_db)))
     modes = ["keyword"] + (["semantic", "hybrid"] if index is not None else [])
-    header = f"{'query set':<12} {'method':<14} {'MRR@10':>7} {'R@1':>6} {'R@10':>6} {'R@100':>6} {'ms/q':>7}"
+    header = f"{'query set':<16} {'method':<14} {'MRR@10':>7} {'R@1':>6} {'R@10':>6} {'R@100':>6} {'ms/q':>7}"
     print(header)
     print("-" * len(header))
     for name, queries in sets.items():
@@ -208,7 +256,7 @@ def main() -> None:
             runs[mode] = run_engine(engine, test, mode)
         for method, (ranks, ms) in runs.items():
             m = metrics(ranks)
-            print(f"{name:<12} {method:<14} {m['MRR@10']:>7.4f} {m['R@1']:>6.3f} {m['R@10']:>6.3f} "
+            print(f"{name:<16} {method:<14} {m['MRR@10']:>7.4f} {m['R@1']:>6.3f} {m['R@10']:>6.3f} "
                   f"{m['R@100']:>6.3f} {ms:>7.1f}")
         print()
 

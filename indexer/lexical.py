@@ -23,12 +23,14 @@ import tantivy
 from sqlalchemy import Engine, text
 
 from papersift.lexical_schema import build_schema, register_analyzers
+from papersift.scripts import segment
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 SOURCE_CODES = {"arxiv": 0, "venue": 1, "both": 2}  # both: a venue paper with its arXiv twin
 EPOCH = date(1970, 1, 1)
+ANALYSIS = "cjk-bigrams-1"  # how text is analyzed: a change rebuilds catalogs built the old way
 _WATERMARK = "SELECT count(*), coalesce(max(updated_at)::text, ''), coalesce(max(id), 0) FROM papers WHERE is_published"
 # One row per search entry: a venue paper stands for itself and its arXiv twin (which gets no row of
 # its own), taking the twin's categories, its earlier date and, when it has none, its abstract.
@@ -85,7 +87,7 @@ def build_catalog(engine: Engine, directory: Path, *, force: bool = False,
     previous = read_catalog_manifest(directory)
     with engine.connect() as connection:
         count, newest, max_id = connection.execute(text(_WATERMARK)).one()
-    watermark = f"{count}|{newest}|{max_id}"
+    watermark = f"{ANALYSIS}|{count}|{newest}|{max_id}"
     if previous and previous.watermark == watermark and not force \
             and (directory / previous.directory).is_dir():
         return CatalogSummary(previous, "unchanged", time.perf_counter() - started)
@@ -136,12 +138,14 @@ def write_catalog(batches: Iterable[Sequence], target: Path, on_batch=None) -> i
             days = (row.published - EPOCH).days if row.published else None
             document = tantivy.Document()
             document.add_unsigned("id", row.id)
-            for name, value in (("title", row.title), ("title_key", row.title_key),
-                                ("abstract", row.abstract), ("authors", row.authors_text),
+            if row.title_key:
+                document.add_text("title_key", row.title_key)
+            # Text fields split where the script changes, CJK as bigrams (the query side does the same).
+            for name, value in (("title", row.title), ("abstract", row.abstract), ("authors", row.authors_text),
                                 ("keywords", row.keywords_text),
                                 ("text", f"{row.title}\n{row.keywords_text}\n{row.abstract}")):
                 if value:
-                    document.add_text(name, value)
+                    document.add_text(name, segment(value))
             for source in ("arxiv", "venue") if row.source == "both" else (row.source,):
                 document.add_text("source", source)
             for category in row.categories or ():

@@ -266,3 +266,24 @@ class LlmUsage(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     generations: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class QueryTranslation(Base):
+    """A search query mostly in another script and the English search phrase the language model
+    made of it (papersift/llm/query_translation.py). Keyed by the SHA-256 of the normalized query
+    (a pasted abstract is too long for a btree key), the model and the prompt version: a query is
+    translated once per model and prompt."""
+
+    __tablename__ = "query_translations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    query_key: Mapped[str] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    prompt_version: Mapped[int] = mapped_column(Integer)
+    phrase: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("query_key", "model", "prompt_version", name="uq_query_translations_key"),
+    )

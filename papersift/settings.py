@@ -170,8 +170,8 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         default=None,
         description="Base URL of an OpenAI-compatible chat-completions API, e.g. "
-        "https://api.moonshot.cn/v1 or http://127.0.0.1:8001/v1 (vLLM, Ollama). Unset: the FAQ and "
-        "translation features are hidden.",
+        "https://api.moonshot.cn/v1 or http://127.0.0.1:8001/v1 (vLLM, Ollama); also translates search "
+        "queries mostly in another script. Unset: the FAQ and translation features are hidden.",
     )
     llm_api_key: SecretStr | None = Field(
         default=None, description="API key sent to PAPERSIFT_LLM_BASE_URL (never shown, logged or sent "
@@ -194,8 +194,8 @@ class Settings(BaseSettings):
         "text) sent to the model; the full text is cut to fit.",
     )
     llm_daily_budget: int = Field(
-        default=500, ge=0, description="Most generations (FAQs and translations) per UTC day, across "
-        "all processes; stored answers are always served. 0: no new generations.",
+        default=500, ge=0, description="Most generations (FAQs, translations, search-query "
+        "translations) per UTC day, across all processes; stored answers are always served. 0: no new generations.",
     )
     llm_rate_limit_per_minute: int = Field(
         default=6, ge=1, description="Generations one client (IP address) may start per minute, per "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class TwinPublic(BaseModel):
@@ -118,8 +118,30 @@ class SearchResult(BaseModel):
     explain: Explanation | None = None
 
 
+class SearchBody(BaseModel):
+    """POST /api/v1/search: the GET parameters as JSON, for texts too long for a URL (a pasted
+    abstract in Chinese is ~9 bytes a character once URL-encoded; servers cap URLs near 64 KB)."""
+
+    q: str = ""
+    source: str | None = None
+    category: list[str] | None = None
+    venue: list[str] | None = None
+    track: list[str] | None = None
+    year_from: int | None = Field(default=None, ge=1900, le=2200)
+    year_to: int | None = Field(default=None, ge=1900, le=2200)
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "relevance"
+    mode: str = "hybrid"
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=999)
+    explain: bool = False
+    translate: bool = True
+
+
 class SearchResponse(BaseModel):
     query: str
+    searched_for: str | None = None  # the English phrase searched for a query in another script
     mode: str
     sort: str
     total: int

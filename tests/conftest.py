@@ -223,5 +223,5 @@ def chat(llm_papers: Settings):
         yield server
     engine = make_engine(llm_papers)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE paper_generations, llm_usage"))
+        connection.execute(text("TRUNCATE paper_generations, llm_usage, query_translations"))
     engine.dispose()

@@ -12,7 +12,7 @@ from papersift.settings import Settings
 from tests.conftest import HEAD, Cli, create_database, drop_database
 
 TABLES = {"alembic_version", "ingest_runs", "job_runs", "llm_usage", "paper_embeddings", "paper_generations",
-          "papers", "rejects"}
+          "papers", "query_translations", "rejects"}
 
 
 def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):

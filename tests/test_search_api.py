@@ -182,12 +182,10 @@ def test_highlights_and_explanations(client):
 
 
 @pytest.mark.parametrize("params, status, fragment", [
-    ({"q": "x" * 10_000}, 400, "limit is 2,000"),
+    ({"q": "x" * 10_001}, 400, "limit is 10,000"),
     ({"q": "x", "limit": 100000}, 422, "limit"),
     ({"q": "x", "offset": 990, "limit": 20}, 400, "past the first 1,000"),
-    ({"q": 'a "unbalanced quote'}, 400, "never closed"),
     ({"q": "year:20x"}, 400, "year:20x"),
-    ({"q": "x OR"}, 400, "ends with OR"),
     ({"q": "x", "mode": "fuzzy"}, 400, "mode="),
     ({"q": "x", "source": "blog"}, 400, "source="),
     ({"q": "x", "year_from": 2020, "year_to": 2010}, 400, "year_from"),

@@ -34,7 +34,7 @@ class Prompt:
     kind: str
     version: int
     system: str
-    user: str  # a str.format template: {title}, {authors}, {abstract}, {full_text}, {language}
+    user: str  # a str.format template: {title}, {authors}, {abstract}, {full_text}, {language}; {query}
 
 
 FAQ = Prompt(
@@ -71,6 +71,20 @@ TRANSLATION = Prompt(
         "the translation."
     ),
     user="Translate this abstract into {language}.\n\n{abstract}",
+)
+
+# A search query mostly in another script, made an English search phrase (query_translation.py);
+# not a paper generation, so not in PROMPTS.
+QUERY_TRANSLATION = Prompt(
+    kind="query",
+    version=1,
+    system=(
+        "You turn search queries written in any language into short English search phrases for a "
+        "search engine of computer-science papers. Keep acronyms, names of methods, models and "
+        "datasets, terms already in Latin letters and numbers exactly as they are. Answer with the "
+        "English search phrase only: no quotes, no explanation."
+    ),
+    user="Search query: {query}",
 )
 
 PROMPTS: dict[str, Prompt] = {FAQ.kind: FAQ, TRANSLATION.kind: TRANSLATION}

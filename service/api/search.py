@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from papersift.errors import InvalidQuery
+from papersift.llm.query_translation import Translation, translate_query
 from papersift.models import Paper
 from service.deps import SessionDep
-from service.schemas import Explanation, Facets, Highlights, SearchResponse, SearchResult
+from service.schemas import Explanation, Facets, Highlights, SearchBody, SearchResponse, SearchResult
 from service.search.cards import Card, load_cards
 from service.search.engine import RankedPaper, SearchOutcome, SearchRequest
 from service.search.filters import make_filters
@@ -28,7 +29,13 @@ Query language: bare words (all required up to three words; ranked by relevance 
 `"exact phrase"`, `-excluded`, `a OR b`, field prefixes `ti:` `au:` `abs:` (e.g. `au:hinton`,
 `ti:"graph neural"`), filters `cat:cs.LG` `venue:iclr` `year:2024` `year:2019..2021`, and
 `id:2503.11731` or a pasted arXiv / OpenReview URL (that paper first). An empty query browses
-the filtered papers, newest first. A query the parser cannot read gets a 400 that says where."""
+the filtered papers, newest first. Natural text is always answered, up to 10,000 characters: a
+pasted abstract is searched by its most informative terms and its meaning, a quote left open is
+text, and in a sentence of 12 words or more quotes, OR and minus signs only rank. Only an operator
+used wrongly (`year:abc`) or a longer text gets a 400 that says what to change. A query mostly
+in another script (Chinese, Russian, ...) is searched by its English translation when a language
+model is configured (`searched_for` says what was searched; `translate=false` searches the text
+as typed)."""
 
 
 @router.get("/search", response_model=SearchResponse, description=QUERY_HELP)
@@ -51,27 +58,48 @@ def search(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=999)] = 0,
     explain: Annotated[bool, Query(description="say why each result ranked")] = False,
+    translate: Annotated[bool, Query(description="search a query mostly in another script by its "
+                                     "English translation (when a language model is configured)")] = True,
 ) -> SearchResponse:
     """Ranked papers with highlights and facets."""
     filters = make_filters(source=source, category=category, venue=venue, track=track, year_from=year_from,
                            year_to=year_to, date_from=date_from, date_to=date_to)
     response = run_search(request.app.state.search, session, q=q, filters=filters, mode=mode, sort=sort,
-                          limit=limit, offset=offset, explain=explain)
+                          limit=limit, offset=offset, explain=explain, translate=translate)
     # Serialized straight from the model (it is the response_model): no second validation pass.
     return Response(content=response.model_dump_json(), media_type="application/json")
 
 
+@router.post("/search", response_model=SearchResponse,
+             description="The same search with its parameters as a JSON body, for a text too long for a URL.")
+def search_by_body(request: Request, session: SessionDep, body: SearchBody) -> SearchResponse:
+    """Ranked papers with highlights and facets, the query given in the body."""
+    filters = make_filters(source=body.source, category=body.category, venue=body.venue, track=body.track,
+                           year_from=body.year_from, year_to=body.year_to, date_from=body.date_from,
+                           date_to=body.date_to)
+    response = run_search(request.app.state.search, session, q=body.q, filters=filters, mode=body.mode,
+                          sort=body.sort, limit=body.limit, offset=body.offset, explain=body.explain,
+                          translate=body.translate)
+    return Response(content=response.model_dump_json(), media_type="application/json")
+
+
 def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort: str = "relevance",
-               limit: int = 20, offset: int = 0, explain: bool = False) -> SearchResponse:
-    """One search, rendered as the API's response (the web pages use it too). Answers are cached
-    per worker for the loaded generations, except for queries that ask for papers by id (those may
-    fetch a paper on demand and say so)."""
+               limit: int = 20, offset: int = 0, explain: bool = False, translate: bool = True) -> SearchResponse:
+    """One search, rendered as the API's response (the web pages use it too). A query mostly in
+    another script is searched by its English translation when `translate` (and a language model)
+    allows. Answers are cached per worker for the loaded generations, except for queries that ask
+    for papers by id (those may fetch a paper on demand and say so)."""
     started = time.perf_counter()
+    translation = translate_query(runtime.settings, session.get_bind(), q) if translate else None
+    translation = translation or Translation(None)
+    searched = translation.phrase or q
     engine, notices = runtime.engine()
-    asked = _asked_ids(q)
+    notices += [translation.notice] if translation.notice else []
+    asked = _asked_ids(searched)
     key = None
     if not asked:
-        key = (normalized_query(q), filters, mode, sort, limit, offset, explain, engine.generations)
+        key = (normalized_query(q), translation.phrase, translation.notice, filters, mode, sort, limit, offset,
+               explain, engine.generations)
         cached = runtime.results.get(key)
         if cached is not None:
             took = round((time.perf_counter() - started) * 1000, 2)
@@ -80,7 +108,7 @@ def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort:
         notices += runtime.fetcher.fetch(session.get_bind(), asked)
     with runtime.compute:  # one search computes at a time in a worker: no GIL ping-pong between them
         outcome = engine.search(
-            SearchRequest(q=q, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
+            SearchRequest(q=searched, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
             resolve_ids=lambda public_ids: _resolve(session, public_ids),
         )
         fetch_started = time.perf_counter()
@@ -91,7 +119,8 @@ def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort:
     if outcome.browse or mode == "keyword":
         notices = [n for n in notices if not n.startswith("semantic")]
     response = SearchResponse(
-        query=q, mode=mode, sort=sort, total=outcome.total, offset=offset, limit=limit, results=results,
+        query=q, searched_for=translation.phrase, mode=mode, sort=sort, total=outcome.total, offset=offset,
+        limit=limit, results=results,
         facets=Facets(**outcome.facets), took_ms=round((time.perf_counter() - started) * 1000, 2),
         timings_ms=outcome.timings, notices=notices + outcome.notices,
     )

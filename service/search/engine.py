@@ -134,7 +134,7 @@ class SearchEngine:
         exact = np.empty(0, np.int64)
         if mode != "semantic" and parsed.words and not parsed.required:
             exact = exact_title(self.catalog, " ".join(t.text for t in parsed.words), filters)
-            if not len(exact) and len(parsed.words) >= 3:
+            if not len(exact) and len(parsed.words) >= 3 and not parsed.long_text:
                 fuzzy = fuzzy_title(self.catalog, parsed, filters, limit=TITLE_CANDIDATES)
                 lists["title"] = (fuzzy.ids, fuzzy.scores)
         clock.lap("title")

@@ -4,6 +4,7 @@ authors, keywords and abstract), built clause by clause — user text never beco
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ from service.search.query_language import ParsedQuery, Text
 ALL_REQUIRED_UP_TO = 3  # bare words: all must match up to this many, any beyond it
 FUZZY_MIN_LENGTH = 4
 FUZZY_SHARE = 0.8  # of the query's words a title must match (with typos) to be a candidate
+MORE_LIKE_THIS_TERMS = 24  # a long text is searched by this many of its most informative terms
+MORE_LIKE_THIS_SHARE = 0.2  # of which a paper must hold at least this share
 
 
 @dataclass
@@ -34,13 +37,8 @@ def keyword_query(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters)
     schema = catalog.index.schema
     must: list[Query] = []
     should: list[Query] = []
-    bare = parsed.words
-    if len(bare) > ALL_REQUIRED_UP_TO:
-        bare = [t for t in bare if t.text.lower() not in STOPWORDS] or bare
-    words = [q for q in (_text_clause(schema, t) for t in bare) if q is not None]
-    if words:
-        minimum = len(words) if len(words) <= ALL_REQUIRED_UP_TO else 1
-        words_query = Query.boolean_query([(Occur.Should, q) for q in words], minimum_number_should_match=minimum)
+    words_query = _words_query(catalog, parsed)
+    if words_query is not None:
         (should if parsed.required else must).append(words_query)
     for group in parsed.required:
         alternatives = [q for q in (_text_clause(schema, t) for t in group) if q is not None]
@@ -57,6 +55,50 @@ def keyword_query(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters)
     if not any(occur == Occur.Must for occur, _ in clauses) and not should:
         clauses.append((Occur.Must, Query.all_query()))
     return Query.boolean_query(clauses)
+
+
+def _words_query(catalog: LoadedCatalog, parsed: ParsedQuery) -> Query | None:
+    """The bare words: all required up to three, any one beyond (stopwords dropped); a long text
+    by its most informative terms. CJK bigrams only add to the score, unless they are all there is
+    (an English corpus has none of them, and they must not hide the Latin terms' matches)."""
+    schema = catalog.index.schema
+    latin = [t for t in parsed.words if not t.cjk]
+    if parsed.long_text:
+        words = more_like_this(catalog, latin)
+        minimum = max(1, int(len(words) * MORE_LIKE_THIS_SHARE))
+    else:
+        if len(latin) > ALL_REQUIRED_UP_TO:
+            latin = [t for t in latin if t.text.lower() not in STOPWORDS] or latin
+        words = [q for q in (_text_clause(schema, t) for t in latin) if q is not None]
+        minimum = len(words) if len(words) <= ALL_REQUIRED_UP_TO else 1
+    pairs = [q for q in (_text_clause(schema, t) for t in parsed.words if t.cjk) if q is not None]
+    if not words:
+        return Query.boolean_query([(Occur.Should, q) for q in pairs]) if pairs else None
+    query = Query.boolean_query([(Occur.Should, q) for q in words], minimum_number_should_match=minimum)
+    if pairs:
+        query = Query.boolean_query([(Occur.Must, query), *((Occur.Should, q) for q in pairs)])
+    return query
+
+
+def more_like_this(catalog: LoadedCatalog, words: list[Text]) -> list[Query]:
+    """Clauses for the most informative terms of a long text: term frequency in the text times
+    inverse document frequency in the index (terms no paper holds, and numbers, are skipped)."""
+    schema = catalog.index.schema
+    counts = Counter(token for t in words for token in analyze(t.text, "text") if not token.isdigit())
+    papers = max(catalog.searcher.num_docs, 1)
+    weights = {}
+    for token, count in counts.items():
+        holders = catalog.searcher.doc_freq("text", token)
+        if holders:
+            weights[token] = count * math.log(1 + (papers - holders + 0.5) / (holders + 0.5))
+    best = sorted(weights, key=weights.get, reverse=True)[:MORE_LIKE_THIS_TERMS]
+    clauses = []
+    for token in best:
+        in_text = Query.term_query(schema, "text", token)
+        in_title = Query.boost_query(Query.term_query(schema, "title", token), DEFAULT_FIELDS["title"])
+        clause = Query.boolean_query([(Occur.Should, in_text), (Occur.Should, in_title)])
+        clauses.append(Query.boost_query(clause, 1 + math.log(counts[token])))
+    return clauses
 
 
 def search_keyword(catalog: LoadedCatalog, query: Query, *, limit: int, count: bool = True) -> LexicalHits:
@@ -82,7 +124,7 @@ def fuzzy_title(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters, *
     """Title matches that tolerate a typo per word (edit distance 1, 2 for long words), so a
     misspelled title still finds its paper."""
     schema = catalog.index.schema
-    tokens = [token for t in parsed.words for token in analyze(t.text, "title")]
+    tokens = [token for t in parsed.words if not t.cjk for token in analyze(t.text, "title")]
     long_tokens = [t for t in dict.fromkeys(tokens) if len(t) >= FUZZY_MIN_LENGTH]
     if len(long_tokens) < 2:
         return LexicalHits(np.empty(0, np.int64), np.empty(0, np.float32), 0)

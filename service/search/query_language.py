@@ -11,19 +11,27 @@
     2503.11731  arXiv:2503.11731  a bare arXiv id, the same as id:
 
 A word with a colon that is not one of these prefixes is plain text ("BERT: Pre-training ...").
-Problems raise InvalidQuery with the position and what to change.
+Natural text always parses: a quote left open is read as text, an OR with nothing to join is
+dropped, and a URL that names no paper is words. In a sentence (12 bare words or more) quotes, ORs
+and minus signs only rank; a long text (a pasted abstract) is searched by its most informative terms (see
+`long_text`). Chinese, Japanese and Korean are read as character bigrams, apart from Latin terms
+glued to them (papersift.scripts). Only an operator used wrongly on purpose (year:abc,
+id:nonsense, -cat:...) raises InvalidQuery, with the position and what to change.
 """
 
 from __future__ import annotations
 
 import re
+import dataclasses
 from dataclasses import dataclass, field
 
 from papersift.errors import InvalidQuery
 from papersift.ids import parse_public_id
+from papersift.scripts import bigrams, has_cjk, segment, split_runs
 
-MAX_QUERY_CHARS = 2000
-MAX_CLAUSES = 64
+MAX_QUERY_CHARS = 10_000  # a pasted abstract with its LaTeX fits several times over
+LONG_TEXT_WORDS = 40  # beyond this many words a query is a text to find papers like
+DESCRIPTION_WORDS = 12  # from this many bare words on, quotes, ORs and minus signs are text, not operators
 TEXT_FIELDS = {"ti": "title", "title": "title", "au": "authors", "author": "authors",
                "abs": "abstract", "abstract": "abstract"}
 FILTER_FIELDS = {"cat": "category", "category": "category", "venue": "venue", "year": "year",
@@ -43,6 +51,8 @@ class Text:
     text: str
     field: str | None = None
     phrase: bool = False
+    cjk: bool = False  # a CJK character bigram: optional, never required (see lexical.keyword_query)
+    source: str = dataclasses.field(default="", compare=False)  # what the reader typed, when `text` is derived
 
 
 @dataclass
@@ -64,10 +74,20 @@ class ParsedQuery:
         return bool(self.words or self.required)
 
     @property
+    def long_text(self) -> bool:
+        """A pasted abstract or a long description: searched by its most informative terms."""
+        return len(self.words) > LONG_TEXT_WORDS
+
+    @property
     def semantic_text(self) -> str:
         """The words a reader typed about the paper's content, in order, for the embedding."""
-        parts = [t.text for t in self.words]
-        parts += [t.text for group in self.required for t in group if t.field != "authors"]
+        texts = self.words + [t for group in self.required for t in group if t.field != "authors"]
+        parts: list[str] = []
+        for i, t in enumerate(texts):
+            if not t.source:
+                parts.append(t.text)
+            elif i == 0 or texts[i - 1].source != t.source:  # the pieces of one typed word: once
+                parts.append(t.source)
         return " ".join(parts)
 
     @property
@@ -83,44 +103,40 @@ def parse_query(raw: str) -> ParsedQuery:
         raise InvalidQuery(f"the query is {len(raw):,} characters long; the limit is {MAX_QUERY_CHARS:,}",
                            hint="shorten the query to its key words or one sentence")
     query = ParsedQuery(raw=raw)
-    pending_or = False
+    pending_or: _Token | None = None  # an OR waiting for its right-hand side
     last_kind = None  # "word" | "required": where the clause before an OR went
-    for token in _tokens(raw):
+    for token in _tokens(_without_open_quote(raw)):
         if token.kind == "or":
-            if last_kind is None or pending_or:
-                raise InvalidQuery(f"OR at position {token.position + 1} has nothing on its left",
-                                   hint='write OR between two words, e.g. "diffusion OR flow"')
-            pending_or = True
-            continue
+            if last_kind is not None and not pending_or:
+                pending_or = token
+            continue  # an OR with nothing on its left joins nothing: dropped
         clause = _clause(token, query)
         if clause is None:
-            if pending_or:
-                raise InvalidQuery(f"OR at position {token.position + 1} must join two words or phrases",
-                                   hint="OR cannot join filters such as cat: or year:")
+            pending_or = None  # "a OR year:2020": the OR joined nothing
             continue
         negated, text = clause
         if negated:
-            if pending_or:
-                raise InvalidQuery("OR cannot be followed by an excluded term",
-                                   hint='write "a OR b -c" instead of "a OR -c"')
+            pending_or = None  # "a OR -b": nothing to join
             query.excluded.append(text)
         elif pending_or:
             if last_kind == "word":
                 query.required.append([query.words.pop(), text])
             else:
                 query.required[-1].append(text)
-            pending_or, last_kind = False, "required"
+            pending_or, last_kind = None, "required"
         elif text.phrase or text.field:
             query.required.append([text])
             last_kind = "required"
         else:
             query.words.append(text)
             last_kind = "word"
-        if len(query.words) + len(query.required) + len(query.excluded) > MAX_CLAUSES:
-            raise InvalidQuery(f"the query has more than {MAX_CLAUSES} terms",
-                               hint="keep the key words; long descriptions work best in one sentence")
-    if pending_or:
-        raise InvalidQuery("the query ends with OR", hint="add the alternative after OR or remove it")
+    _read_scripts(query)  # (a trailing OR joined nothing: dropped)
+    if len(query.words) >= DESCRIPTION_WORDS:  # a described idea or a pasted text: its quotes, ORs
+        # and minus signs ("state-of -the-art") rank instead of filtering; field prefixes still filter
+        query.words += [t for group in query.required if not any(t.field for t in group) for t in group]
+        query.words += [t for t in query.excluded if not t.field]
+        query.required = [group for group in query.required if any(t.field for t in group)]
+        query.excluded = [t for t in query.excluded if t.field]
     if query.year_from and query.year_to and query.year_from > query.year_to:
         raise InvalidQuery(f"year:{query.year_from}..{query.year_to} is an empty range",
                            hint="write the earlier year first")
@@ -155,9 +171,6 @@ def _tokens(raw: str) -> list[_Token]:
             i = prefix_match.end()
         if i < n and raw[i] == '"':
             close = raw.find('"', i + 1)
-            if close < 0:
-                raise InvalidQuery(f'the quote at position {i + 1} is never closed',
-                                   hint='close the phrase with a second " or remove the quote')
             tokens.append(_Token("phrase", raw[i + 1:close], start, negated, prefix))
             i = close + 1
             continue
@@ -167,10 +180,6 @@ def _tokens(raw: str) -> list[_Token]:
         word = raw[i:end]
         if '"' in word:
             quote = i + word.index('"')
-            close = raw.find('"', quote + 1)
-            if close < 0:
-                raise InvalidQuery(f'the quote at position {quote + 1} is never closed',
-                                   hint='close the phrase with a second " or remove the quote')
             end = quote  # the phrase starts a new token
             word = raw[i:end]
         if word:
@@ -183,15 +192,45 @@ def _tokens(raw: str) -> list[_Token]:
     return tokens
 
 
+def _without_open_quote(raw: str) -> str:
+    """Quotes pair up in order; one left open (an odd count) is read as text, not a phrase."""
+    if raw.count('"') % 2 == 0:
+        return raw
+    last = raw.rindex('"')
+    return raw[:last] + " " + raw[last + 1:]
+
+
+def _read_scripts(query: ParsedQuery) -> None:
+    """Bare words holding CJK become their Latin parts plus optional CJK bigrams; other texts with
+    CJK are searched as their segmented form (a phrase of bigrams)."""
+    words: list[Text] = []
+    for word in query.words:
+        if not has_cjk(word.text):
+            words.append(word)
+            continue
+        for run, cjk in split_runs(word.text):
+            if cjk:
+                words += [Text(pair, cjk=True, source=word.text) for pair in bigrams(run)]
+            elif run.strip():
+                words += [Text(part, source=word.text) for part in run.split()]
+    query.words = words
+    query.required = [[_segmented(t) for t in group] for group in query.required]
+    query.excluded = [_segmented(t) for t in query.excluded]
+
+
+def _segmented(text: Text) -> Text:
+    if not has_cjk(text.text):
+        return text
+    return Text(" ".join(segment(text.text).split()), text.field, phrase=True, source=text.text)
+
+
 def _clause(token: _Token, query: ParsedQuery) -> tuple[bool, Text] | None:
     """A text clause (negated?, Text), or None when the token was a filter or id."""
     if token.kind == "url" and not token.prefix:
         public_id = parse_public_id(token.text)
-        if public_id is None:
-            raise InvalidQuery(f"{token.text!r} is not an arXiv or OpenReview paper URL",
-                               hint="paste a URL like https://arxiv.org/abs/2503.11731, or search words")
-        query.ids.append(public_id)
-        return None
+        if public_id is not None:
+            query.ids.append(public_id)
+            return None  # a URL that names no paper (a code link in an abstract) is words
     if token.kind == "word" and not token.prefix and not token.negated and _PAPER_ID.fullmatch(token.text):
         query.ids.append(parse_public_id(token.text))  # a bare arXiv id: 2503.11731, arXiv:2503.11731v2
         return None
@@ -203,11 +242,9 @@ def _clause(token: _Token, query: ParsedQuery) -> tuple[bool, Text] | None:
         return None
     text = " ".join(token.text.split())
     if not text:
-        if token.kind == "phrase":
-            return None  # "" asks for nothing
-        raise InvalidQuery(f"an empty term at position {token.position + 1}", hint="remove it")
+        return None  # "" asks for nothing
     field_name = TEXT_FIELDS.get(prefix) if prefix else None
-    return token.negated, Text(text, field_name, phrase=token.kind == "phrase" and " " in text)
+    return token.negated, Text(text, field_name, phrase=token.kind == "phrase" and (" " in text or has_cjk(text)))
 
 
 def _apply_filter(name: str, value: str, position: int, query: ParsedQuery) -> None:

@@ -164,6 +164,11 @@ document.addEventListener("DOMContentLoaded", () => {
     if (data.keywords) store.set("keywords", data.keywords);
     renderStarsPage(); refreshStars();
   });
+  // A pasted text too long for a URL (servers cap URLs near 64 KB) is posted instead.
+  document.querySelector("form.searchbar")?.addEventListener("submit", (event) => {
+    const form = event.target;
+    form.method = encodeURIComponent(form.q.value).length > 8000 ? "post" : "get";
+  });
   document.getElementById("import-ids")?.addEventListener("submit", (event) => {
     event.preventDefault();
     importStars(event.target.ids.value.split(/[\s,]+/).map(normalizeId).filter(Boolean));

@@ -64,10 +64,11 @@ def venue_feed(request: Request, venue: str, year: Annotated[int, Path(ge=1000, 
 @router.get("/feeds/search.{kind}")
 def search_feed(request: Request, kind: str, session: SessionDep, q: str = "",
                 category: Annotated[list[str] | None, Query()] = None,
-                venue: Annotated[list[str] | None, Query()] = None, sort: str = "newest") -> Response:
+                venue: Annotated[list[str] | None, Query()] = None, sort: str = "newest",
+                translate: bool = True) -> Response:
     _check_kind(kind)
     response = run_search(request.app.state.search, session, q=q, sort=sort, limit=50,
-                          filters=make_filters(category=category, venue=venue))
+                          filters=make_filters(category=category, venue=venue), translate=translate)
     return _feed(request, title=f"papersift · search: {q or 'newest'}", link=f"/search?q={q}",
                  papers=response.results, kind=kind)
 

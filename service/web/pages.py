@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from papersift.errors import IndexNotReady, PapersiftError
@@ -55,21 +56,25 @@ def search_page(
     request: Request, session: SessionDep, q: str = "",
     category: Annotated[list[str] | None, Query()] = None, venue: Annotated[list[str] | None, Query()] = None,
     track: Annotated[list[str] | None, Query()] = None, year: Annotated[list[int] | None, Query()] = None,
-    source: str | None = None, sort: str = "relevance", mode: str = "hybrid",
+    source: str | None = None, sort: str = "relevance", mode: str = "hybrid", translate: bool = True,
     page_number: Annotated[int, Query(alias="page", ge=1, le=40)] = 1,
 ) -> HTMLResponse:
-    """Results with highlights, facets that narrow, sort, pagination and the took-ms figure."""
+    """Results with highlights, facets that narrow, sort, pagination and the took-ms figure; for a
+    query searched by its English translation, the phrase and a link that searches the text as typed
+    (translate=0, kept by the page's links and search box)."""
     params = {"q": q, "category": category or [], "venue": venue or [], "track": track or [],
-              "year": [str(y) for y in year or []], "source": source or "", "sort": sort, "mode": mode}
+              "year": [str(y) for y in year or []], "source": source or "", "sort": sort, "mode": mode,
+              "translate": "" if translate else "0"}
     years = sorted(year or [])
     try:
         filters = make_filters(source=source, category=category, venue=venue, track=track,
                                year_from=years[0] if years else None, year_to=years[-1] if years else None)
         response = run_search(request.app.state.search, session, q=q, filters=filters, mode=mode, sort=sort,
-                              limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, explain=True)
+                              limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, explain=True,
+                              translate=translate)
     except PapersiftError as error:
         status = 400 if error.code == "invalid_query" else 503
-        return page(request, "search.html", status_code=status, q=q, error=error)
+        return page(request, "search.html", status_code=status, q=q, translate=translate, error=error)
 
     def url(**changes) -> str:
         merged = {**params, **changes}
@@ -88,7 +93,8 @@ def search_page(
     more = response.offset + len(response.results) < min(response.total, 1000)
     return page(
         request, "search.html", q=q, results=response.results, total=response.total, took_ms=response.took_ms,
-        facets=response.facets.model_dump(), notices=response.notices, sort=sort,
+        facets=response.facets.model_dump(), notices=response.notices, sort=sort, translate=translate,
+        searched_for=response.searched_for, original_url=url(translate="0", page=None),
         active={"category": params["category"], "venue": params["venue"], "track": params["track"],
                 "year": params["year"]},
         any_filter=any(params[k] for k in ("category", "venue", "track", "year", "source")),
@@ -97,6 +103,20 @@ def search_page(
         next_url=url(page=page_number + 1) if more else None,
         query_string=urlencode({k: v for k, v in params.items() if v not in ("", [])}, doseq=True),
     )
+
+
+@router.post("/search", response_class=HTMLResponse)
+async def search_page_posted(request: Request, session: SessionDep) -> HTMLResponse:
+    """The search page for a form posted because its text is too long for a URL (the search box
+    posts above 8,000 URL-encoded characters; servers cap URLs near 64 KB)."""
+    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    first = {name: values[0] for name, values in form.items() if values}
+    return await run_in_threadpool(
+        search_page, request, session, q=first.get("q", ""), sort=first.get("sort", "relevance"),
+        mode=first.get("mode", "hybrid"), translate=first.get("translate") != "0",
+        category=form.get("category"), venue=form.get("venue"), track=form.get("track"),
+        year=[int(y) for y in form.get("year", []) if y.isdigit()] or None, source=first.get("source"),
+        page_number=1)
 
 
 @router.get("/paper/{paper_id:path}", response_class=HTMLResponse)
