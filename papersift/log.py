@@ -21,6 +21,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+OWN_LOGGERS = ("papersift", "indexer", "service", "__main__")
+
+
+class OwnLogsFilter(logging.Filter):
+    """papersift's own records at the configured level; other libraries' (alembic, faiss's loader,
+    onnxruntime, ...) only from WARNING up, so a command's output is its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.split(".", 1)[0] in OWN_LOGGERS
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log shippers when stderr is not a terminal."""
 
@@ -50,6 +61,7 @@ def configure_logging(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(OwnLogsFilter())
     if sys.stderr.isatty():
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:

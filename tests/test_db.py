@@ -45,6 +45,19 @@ def test_db_status_names_the_external_server_and_schema(cli, database_url):
     assert f"schema: {HEAD} (code needs {HEAD}) · current" in result.output
 
 
+def test_a_command_prints_only_its_own_lines(database_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PAPERSIFT_DATABASE_URL": database_url, "PAPERSIFT_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "papersift.cli", "db", "status"], env=env,
+                            capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["server", "schema"], lines  # no alembic, no faiss
+
+
 def test_db_status_reports_an_outdated_schema_with_the_fix(pg_admin_url, tmp_path):
     url = create_database(pg_admin_url, template=None)
     try:

@@ -156,6 +156,26 @@ def test_bad_query_message_theme_and_phone_width(page, server):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_header_fits_a_phone_on_every_page(page, server, theme):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + "/")
+    page.evaluate(f"localStorage.setItem('papersift.theme', JSON.stringify('{theme}'))")
+    for path in ("/", "/search?q=" + "long pasted text " * 40, "/venues", "/help", "/stars",
+                 "/arxiv/cs.CV", "/venue/colm/2024"):
+        page.goto(server + path)
+        assert page.evaluate("document.documentElement.dataset.theme") == theme
+        header = page.locator("header.top").bounding_box()
+        assert header["height"] <= 120, (path, header)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+        search_box = page.locator("#q").bounding_box()
+        button = page.locator(".searchbar button").bounding_box()
+        assert search_box["width"] >= 250 and button["width"] > button["height"], (path, search_box, button)
+    page.fill("#q", "language model reasoning")
+    page.press("#q", "Enter")
+    page.wait_for_url("**/search?q=language+model+reasoning")
+
+
 def test_my_keywords_read_marks_and_stars_survive_a_reload(page, server):
     page.goto(server + "/stars")
     page.fill("#keywords-form input", "reasoning, benchmark")

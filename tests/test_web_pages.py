@@ -113,6 +113,26 @@ def test_feeds_and_opensearch_parse(site):
     assert url.get("template").endswith("/search?q={searchTerms}")
 
 
+def test_every_page_with_a_feed_links_it_in_its_head(site):
+    import re
+
+    pages = ["/", "/venues", "/help", "/search?q=reasoning", "/arxiv/cs.CV", "/venue/colm/2024"]
+    advertised = {}
+    for path in pages:
+        html = site.get(path).text
+        head = html.split("</head>")[0]
+        links = re.findall(r'<link rel="alternate" type="application/atom\+xml" title="[^"]*" href="([^"]+)"', head)
+        assert links, path
+        advertised[path] = links
+    home = advertised["/"]
+    assert "/feeds/search.atom" in home  # the site's newest papers
+    assert any(link.startswith("/feeds/arxiv/cs.") for link in home)  # and each listed category
+    for link in {link.replace("&amp;", "&") for links in advertised.values() for link in links}:
+        response = site.get(link)
+        assert response.status_code == 200, link
+        assert ElementTree.fromstring(response.content).findall("{http://www.w3.org/2005/Atom}entry"), link
+
+
 def test_pages_send_security_headers(site):
     page = site.get("/")
     assert "script-src 'self'" in page.headers["content-security-policy"]

@@ -56,5 +56,8 @@ def bibtex(paper) -> str:
     return f"@{entry}{{{key},\n{body}\n}}"
 
 
+# Every page advertises the site's newest papers to feed readers (pages with their own feed link
+# theirs instead; the home page adds its categories').
+TEMPLATES.env.globals["site_feeds"] = [{"title": "papersift: newest papers", "href": "/feeds/search.atom"}]
 TEMPLATES.env.filters["math"] = math_html
 TEMPLATES.env.filters["text_math"] = text_with_math
