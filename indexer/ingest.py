@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from indexer.records import PaperRecord, Reject
+from indexer.repeats import SeenKeys
 from indexer.runs import (
     RunCounts,
     finish_run,
@@ -37,6 +38,7 @@ from indexer.store import store_rejects, upsert_papers
 logger = logging.getLogger(__name__)
 
 Item = PaperRecord | Reject
+DUPLICATE_IDS_SHOWN = 5
 
 
 @dataclass
@@ -58,9 +60,13 @@ class ImportSummary:
         c = self.counts
         resumed = f" · resumed after {self.resumed_after:,}" if self.resumed_after else ""
         deleted = f" · deleted {c.deleted:,}" if c.deleted else ""
+        duplicate = ""
+        if c.duplicate:
+            more = ", …" if c.duplicate > len(c.duplicate_ids) else ""
+            duplicate = f" · duplicate {c.duplicate:,} (ids: {', '.join(c.duplicate_ids)}{more})"
         return (
             f"{self.verb} {self.source}: read {c.read:,} · inserted {c.inserted:,} · updated {c.updated:,}"
-            f" · unchanged {c.unchanged:,} · rejected {c.rejected:,}{deleted}{resumed}"
+            f" · unchanged {c.unchanged:,}{duplicate} · rejected {c.rejected:,}{deleted}{resumed}"
             f" · {self.rate:,.0f} rec/s · {self.seconds:.1f} s"
         )
 
@@ -75,7 +81,10 @@ def run_import(
     on_batch: Callable[[int], None] | None = None,
     writers: int = 2,
 ) -> ImportSummary:
-    """Write `items` in batches; resume an interrupted run of the same source and target."""
+    """Write `items` in batches; resume an interrupted run of the same source and target.
+
+    A record whose id was read before in this run counts as a duplicate (the last one read is
+    stored); a resumed run knows only the ids it read itself."""
     started = time.perf_counter()
     previous = interrupted_run(engine, source=source, target=target)
     run_id = start_run(engine, source=source, target=target)
@@ -89,12 +98,15 @@ def run_import(
     stream = iter(items)
     skipped = sum(1 for _ in itertools.islice(stream, skip))
     counts.cursor = {"items": skipped}
+    seen = SeenKeys(engine)
     try:
-        _write_in_order(engine, run_id, _prepared_batches(stream, batch_size), counts,
+        _write_in_order(engine, run_id, _prepared_batches(stream, batch_size, seen), counts,
                         writers=writers, on_batch=on_batch)
     except BaseException as error:
         finish_run(engine, run_id, counts, error=f"{type(error).__name__}: {error}")
         raise
+    finally:
+        seen.close()
     finish_run(engine, run_id, counts)
     return ImportSummary(
         source=source,
@@ -107,14 +119,16 @@ def run_import(
 
 @dataclass
 class _Batch:
-    """A batch ready to write: papers-table rows (already normalized) and rejects."""
+    """A batch ready to write: papers-table rows (already normalized) with ids new to the run,
+    rows repeating an id read before, and rejects."""
 
     rows: list[dict[str, Any]]
+    repeats: list[dict[str, Any]]
     rejects: list[Reject]
 
     @property
     def size(self) -> int:
-        return len(self.rows) + len(self.rejects)
+        return len(self.rows) + len(self.repeats) + len(self.rejects)
 
 
 class _Abandoned(Exception):
@@ -152,7 +166,8 @@ def _write_in_order(engine: Engine, run_id: int, batches: Iterator[_Batch], coun
     # batch failed) or commit (the reader failed), so the counts are final when the run is closed.
     with ThreadPoolExecutor(max_workers=max(1, writers), thread_name_prefix="import-writer") as pool:
         for batch in batches:
-            ids = {row["public_id"] for row in batch.rows} | {reject.key for reject in batch.rejects}
+            ids = ({row["public_id"] for row in batch.rows + batch.repeats}
+                   | {reject.key for reject in batch.rejects})
             while in_flight and (len(in_flight) >= writers or any(ids & shared for _, shared in in_flight)):
                 settle_oldest()
             turn = _Turn(threading.Event())
@@ -169,6 +184,7 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
     try:
         with engine.begin() as connection:
             written = upsert_papers(connection, batch.rows)
+            upsert_papers(connection, batch.repeats)  # after the first ones: the last one read wins
             store_rejects(connection, batch.rejects, run_id=run_id)
             after.done.wait()
             if not after.committed:
@@ -179,6 +195,9 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
                 inserted=counts.inserted + written.inserted,
                 updated=counts.updated + written.updated,
                 unchanged=counts.unchanged + written.unchanged,
+                duplicate=counts.duplicate + len(batch.repeats),
+                duplicate_ids=(counts.duplicate_ids
+                               + [row["public_id"] for row in batch.repeats])[:DUPLICATE_IDS_SHOWN],
                 rejected=counts.rejected + len(batch.rejects),
                 cursor={"items": counts.cursor.get("items", 0) + batch.size},
             )
@@ -196,9 +215,10 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
     return batch.size
 
 
-def _prepared_batches(items: Iterator[Item], size: int) -> Iterator[_Batch]:
+def _prepared_batches(items: Iterator[Item], size: int, seen: SeenKeys) -> Iterator[_Batch]:
     """Read, map and normalize in a background thread while the caller writes the previous batch
-    (PostgreSQL works on the other core meanwhile). Errors in the reader surface here."""
+    (PostgreSQL works on the other core meanwhile), then set apart repeated ids in reading order.
+    Errors in the reader surface here."""
     ready: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -207,7 +227,7 @@ def _prepared_batches(items: Iterator[Item], size: int) -> Iterator[_Batch]:
             while not stop.is_set() and (chunk := list(itertools.islice(items, size))):
                 rows = [item.to_row() for item in chunk if isinstance(item, PaperRecord)]
                 rejects = [item for item in chunk if isinstance(item, Reject)]
-                ready.put(_Batch(rows, rejects))
+                ready.put(_Batch(rows, [], rejects))
             ready.put(None)
         except BaseException as error:  # handed to the writer thread, which re-raises it
             ready.put(error)
@@ -218,6 +238,7 @@ def _prepared_batches(items: Iterator[Item], size: int) -> Iterator[_Batch]:
         while (batch := ready.get()) is not None:
             if isinstance(batch, BaseException):
                 raise batch
+            batch.rows, batch.repeats = seen.split(batch.rows)
             yield batch
     finally:
         stop.set()

@@ -13,7 +13,7 @@ from papersift.models import IngestRun
 
 @dataclass
 class RunCounts:
-    """Counts of one run, also written to its ingest_runs row."""
+    """Counts of one run, also written to its ingest_runs row (all but the duplicates)."""
 
     read: int = 0
     inserted: int = 0
@@ -21,6 +21,8 @@ class RunCounts:
     unchanged: int = 0
     rejected: int = 0
     deleted: int = 0
+    duplicate: int = 0
+    duplicate_ids: list[str] = field(default_factory=list)
     cursor: dict[str, Any] = field(default_factory=dict)
 
 

@@ -57,7 +57,9 @@ def test_a_paper_in_two_neighbouring_batches_is_written_in_batch_order(engine, s
 
     summary = run_import(engine, source=SOURCE, target="twice", items=items, batch_size=100, writers=2)
 
-    assert (summary.counts.read, summary.counts.inserted, summary.counts.updated) == (200, 199, 1)
+    counts = summary.counts
+    assert (counts.read, counts.inserted, counts.updated, counts.duplicate) == (200, 199, 0, 1)
+    assert counts.duplicate_ids == [last.public_id]
     stored = _stored(engine)
     assert len(stored) == 199
     assert stored[last.public_id].endswith("(revised)")

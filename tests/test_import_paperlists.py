@@ -131,3 +131,22 @@ def test_bad_files_and_records_are_rejected_and_good_ones_imported(tmp_path, cli
         ("misc.json", "item 0"): "no venue and year: name the file <venue><year>.json or give venue and year",
     }
     assert _rejects(engine)[("icml2020.json", "file")].startswith("not valid JSON")
+
+
+def test_a_record_twice_in_one_file_is_a_duplicate_not_unchanged(tmp_path, cli, engine):
+    record = {"id": "abc", "title": "Twice listed", "author": "Ann Author"}
+    other = {"id": "def", "title": "Listed once", "author": "Bo Author"}
+    path = tmp_path / "neurips2017.json.gz"
+    path.write_bytes(gzip.compress(json.dumps([record, other, record]).encode()))
+
+    first = cli("import", "paperlists", path)
+
+    assert first.exit_code == 0, first.output
+    assert ("read 3 · inserted 2 · updated 0 · unchanged 0 · duplicate 1 (ids: neurips:2017:abc)"
+            " · rejected 0") in first.output
+    assert set(_papers(engine)) == {"neurips:2017:abc", "neurips:2017:def"}
+
+    # the file still lists it twice: once unchanged, and the repeat is still a duplicate
+    again = cli("import", "paperlists", path)
+    assert ("read 3 · inserted 0 · updated 0 · unchanged 2 · duplicate 1 (ids: neurips:2017:abc)"
+            " · rejected 0") in again.output

@@ -1,0 +1,48 @@
+"""Public ids already read in this import run, to tell a repeated record from an unchanged one.
+
+The ids live in a temporary table on a connection of their own, so memory stays constant on a
+snapshot of millions of records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+Row = dict[str, Any]
+
+
+class SeenKeys:
+    """The ids of one run, in reading order; close it when the run ends."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._connection = engine.connect()
+        self._connection.execute(text(
+            "CREATE TEMP TABLE IF NOT EXISTS import_seen_keys (public_id text PRIMARY KEY)"))
+        self._connection.execute(text("TRUNCATE import_seen_keys"))
+        self._connection.commit()
+
+    def split(self, rows: list[Row]) -> tuple[list[Row], list[Row]]:
+        """(rows whose id is new to this run, rows repeating an id read before), each in reading order."""
+        first: dict[str, Row] = {}
+        repeats: list[Row] = []
+        for row in rows:
+            if row["public_id"] in first:
+                repeats.append(row)
+            else:
+                first[row["public_id"]] = row
+        if not first:
+            return [], repeats
+        new = set(self._connection.execute(text(
+            "INSERT INTO import_seen_keys SELECT unnest(CAST(:ids AS text[])) "
+            "ON CONFLICT DO NOTHING RETURNING public_id"), {"ids": list(first)}).scalars())
+        self._connection.commit()
+        earlier = [row for key, row in first.items() if key not in new]
+        return [row for key, row in first.items() if key in new], earlier + repeats
+
+    def close(self) -> None:
+        """Drop the table (the connection goes back to the pool) and release the connection."""
+        self._connection.execute(text("DROP TABLE IF EXISTS import_seen_keys"))
+        self._connection.commit()
+        self._connection.close()
