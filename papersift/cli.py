@@ -292,10 +292,19 @@ def demo(
                                                "(repeatable) instead of importing the shared data")] = [],  # noqa: B006
 ) -> None:
     """Start the database, migrate, import ../shared/data (or harvest live), index, serve; a second
-    run skips files that did not change and starts in seconds."""
-    from papersift.db import make_engine, upgrade_schema
+    run skips files that did not change and starts in seconds. Stopping it (Ctrl-C or SIGTERM) stops
+    the embedded PostgreSQL too, when the demo started it."""
+    from papersift.demo_exit import stopping_what_it_started
 
     settings = _settings(ctx)
+    with stopping_what_it_started(settings, echo=typer.echo):
+        _demo(ctx, settings, host=host, port=port, serve_site=serve_site, harvest=harvest)
+
+
+def _demo(ctx: typer.Context, settings: Settings, *, host: str, port: int, serve_site: bool,
+          harvest: list[str]) -> None:
+    from papersift.db import make_engine, upgrade_schema
+
     try:
         upgrade_schema(make_engine(settings))
     except PapersiftError as error:
@@ -324,6 +333,7 @@ def demo(
         serve(ctx, host=host, port=port)
     finally:
         child.terminate()
+        child.wait(timeout=60)
 
 
 def _child_environment(settings: Settings) -> dict[str, str]:

@@ -17,6 +17,7 @@ import time
 import httpx
 import pytest
 
+from papersift import embedded_pg
 from tests.conftest import Cli, query_rows
 from tests.harvest_server import harvest_server
 
@@ -64,6 +65,14 @@ def test_demo_indexes_then_a_second_run_skips_what_did_not_change_and_serves(ind
     port = _free_port()
     environment = dict(os.environ, PAPERSIFT_DATABASE_URL=settings.database_url.get_secret_value(),
                        PAPERSIFT_DATA_DIR=str(settings.data_dir), PAPERSIFT_SHARED_DATA=str(small_shared_data))
+    output = _serve_demo_until(environment, port, signal.SIGINT)
+    assert f"serving papersift on http://127.0.0.1:{port}" in output
+    assert "unchanged since its last import · skipped" in output
+    assert "PostgreSQL" not in output  # an external server is not the demo's to stop
+
+
+def _serve_demo_until(environment: dict[str, str], port: int, stop: signal.Signals) -> str:
+    """Run `papersift demo` until its site answers a search, then send `stop`; its output."""
     server = subprocess.Popen([sys.executable, "-m", "papersift.cli", "demo", "--port", str(port)],
                               env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -76,12 +85,32 @@ def test_demo_indexes_then_a_second_run_skips_what_did_not_change_and_serves(ind
                 break
             except httpx.TransportError:
                 time.sleep(0.5)
-        assert body is not None and body["total"] > 0, body
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(stop)
         output = server.communicate(timeout=60)[0]
-    assert f"serving papersift on http://127.0.0.1:{port}" in output
-    assert "unchanged since its last import · skipped" in output
+    assert body is not None and body["total"] > 0, output
+    return output
+
+
+def test_stopping_the_demo_stops_the_embedded_postgresql_it_started(index_settings, small_shared_data):
+    pgdata = index_settings.data_dir / "pgdata"
+    environment = {name: value for name, value in os.environ.items() if name != "PAPERSIFT_DATABASE_URL"}
+    environment.update(PAPERSIFT_DATA_DIR=str(index_settings.data_dir),
+                       PAPERSIFT_SHARED_DATA=str(small_shared_data))
+
+    output = _serve_demo_until(environment, _free_port(), signal.SIGTERM)
+    assert f"demo: stopped the embedded PostgreSQL (data in {pgdata})" in output, output
+    assert not (pgdata / "postmaster.pid").exists()
+    assert not embedded_pg.status(pgdata).running
+
+    # a server running before the demo is left running, with a word on how to stop it
+    embedded_pg.ensure_running(pgdata)
+    try:
+        output = _serve_demo_until(environment, _free_port(), signal.SIGTERM)
+        assert "was running before the demo and keeps running; stop it with `papersift db stop`" in output
+        assert embedded_pg.status(pgdata).running
+    finally:
+        embedded_pg.stop(pgdata)
 
 
 def test_demo_harvest_fetches_the_category_live_instead(index_settings, shared_data):
