@@ -35,7 +35,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
 
 from indexer.lexical import MANIFEST, PAPERS_SQL, CatalogManifest, write_catalog  # noqa: E402
 from papersift.db import make_engine  # noqa: E402
@@ -43,6 +42,7 @@ from papersift.embedding import load_embedder  # noqa: E402
 from papersift.settings import Settings  # noqa: E402
 from papersift.vector_index import LoadedIndex, Manifest, build_index, load_index  # noqa: E402
 from service.api.search import render_results  # noqa: E402
+from service.reads import ReadPool  # noqa: E402
 from service.search.cards import load_cards  # noqa: E402
 from service.search.catalog import load_catalog  # noqa: E402
 from service.search.engine import SEMANTIC_CANDIDATES, SearchEngine, SearchRequest  # noqa: E402
@@ -101,30 +101,28 @@ def timed(function, items) -> list[float]:
     return samples
 
 
-def bare_engines(settings, catalog, index, embedder, sessions, queries, vectors) -> dict[str, list[float]]:
+def bare_engines(settings, catalog, index, embedder, reads, queries, vectors) -> dict[str, list[float]]:
     """Each engine alone on the same queries: BM25 top 200, the encoder, faiss top 200, 20 rows."""
     parsed = [parse_query(q) for q in queries]
     tantivy_queries = [keyword_query(catalog, p, make_filters()) for p in parsed]
     rng = np.random.default_rng(1)
     pages = [rng.choice(catalog.ids, 20, replace=False) for _ in queries]
-    with sessions() as session:
-        return {
-            "tantivy BM25": timed(lambda q: q is not None and search_keyword(catalog, q, limit=200, count=False),
-                                  tantivy_queries),
-            "query encoder": timed(lambda q: embedder.encode([q], batch_size=1), queries),
-            "faiss": timed(lambda v: index.search(v, SEMANTIC_CANDIDATES), vectors),
-            "row fetch (20)": timed(lambda ids: load_cards(session, ids), pages),
-        }
+    return {
+        "tantivy BM25": timed(lambda q: q is not None and search_keyword(catalog, q, limit=200, count=False),
+                              tantivy_queries),
+        "query encoder": timed(lambda q: embedder.encode([q], batch_size=1), queries),
+        "faiss": timed(lambda v: index.search(v, SEMANTIC_CANDIDATES), vectors),
+        "row fetch (20)": timed(lambda ids: load_cards(reads, ids), pages),
+    }
 
 
-def in_process(catalog, index, embedder, sessions, queries, mode="hybrid") -> list[float]:
+def in_process(catalog, index, embedder, reads, queries, mode="hybrid") -> list[float]:
     """The whole search (parse, engines, fusion, facets, rows, highlights) without HTTP."""
     engine = SearchEngine(catalog, index, QueryEncoder(embedder))  # a fresh query cache
 
     def one(q: str) -> None:
-        with sessions() as session:
-            outcome = engine.search(SearchRequest(q=q, mode=mode, limit=20))
-            render_results(session, outcome, explain=False)
+        outcome = engine.search(SearchRequest(q=q, mode=mode, limit=20))
+        render_results(reads, outcome, explain=False)
 
     return timed(one, queries)
 
@@ -254,19 +252,18 @@ def main() -> None:
     engine_queries, process_queries, http_queries = (queries[i::3] for i in range(3))
     vectors = embedder.encode(engine_queries[:200], batch_size=1)
 
-    def sessions():
-        return Session(db)
+    reads = ReadPool(db.url.render_as_string(hide_password=False))
 
     print(f"CPU: {os.cpu_count()} cores, flags {cpu_flags()}")
     print(f"corpus: {catalog.count:,} papers, {index.manifest.count:,} vectors ({index.manifest.index_type}"
           + (f", efSearch {index.manifest.ef_search}, recall@10 {index.manifest.measured_recall_at_10}"
              if index.manifest.index_type == "hnsw" else "") + f"); encoder {embedder.backend}, 1 thread; "
           f"{len(engine_queries)} distinct queries per column")
-    bare = bare_engines(settings, catalog, index, embedder, sessions, engine_queries, vectors)
+    bare = bare_engines(settings, catalog, index, embedder, reads, engine_queries, vectors)
     for _ in range(2):  # warm tantivy's and the page cache's pages
-        in_process(catalog, index, embedder, sessions, process_queries[:30])
+        in_process(catalog, index, embedder, reads, process_queries[:30])
     columns = dict(bare)
-    columns["in process: hybrid search"] = in_process(catalog, index, embedder, sessions, process_queries)
+    columns["in process: hybrid search"] = in_process(catalog, index, embedder, reads, process_queries)
     bare_p95 = sum(percentiles(samples)[1] for samples in bare.values())
     notes = {"in process: hybrid search": f"{percentiles(columns['in process: hybrid search'])[1] / bare_p95:.2f} × bare"}
     if not args.no_http:
@@ -291,7 +288,7 @@ def main() -> None:
         real = dict(zip(*index.vectors_of(catalog.ids)))
         big_catalog, big_index = synthetic_corpus(settings, rows, real, args.synthetic)
         big_vectors = vectors
-        big = bare_engines(settings, big_catalog, big_index, embedder, sessions, engine_queries, big_vectors)
+        big = bare_engines(settings, big_catalog, big_index, embedder, reads, engine_queries, big_vectors)
         big.pop("row fetch (20)")
         big["in process: hybrid (no rows)"] = timed(
             lambda q: SearchEngine(big_catalog, big_index, QueryEncoder(embedder)).search(SearchRequest(q=q, limit=20)),

@@ -18,6 +18,7 @@ from service.errors import install_error_handlers, install_security_headers
 from service.limits import BodySizeLimit
 from service.index_holder import IndexHolder
 from service.metrics import ServiceMetrics
+from service.reads import ReadPool
 from service.observability import RequestObservation
 from service.search.runtime import SearchRuntime
 from service.web import feeds, pages
@@ -33,16 +34,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.engine = engine or make_engine(settings)
         check_schema_current(app.state.engine)
         app.state.sessions = make_sessionmaker(app.state.engine)
+        app.state.reads = ReadPool(app.state.engine.url.render_as_string(hide_password=False))
         app.state.index = IndexHolder(settings.index_dir, model=settings.model,
                                       reload_seconds=settings.index_reload_seconds)
         app.state.index.start()
-        app.state.search = SearchRuntime(settings, app.state.index, on_timings=app.state.metrics.observe_search)
+        app.state.search = SearchRuntime(settings, app.state.index, reads=app.state.reads, db=app.state.engine,
+                                         on_timings=app.state.metrics.observe_search)
         app.state.search.start()
         try:
             yield
         finally:
             app.state.search.stop()
             app.state.index.stop()
+            app.state.reads.close()
             if getattr(app.state, "llm", None) is not None:  # made on first use (service/api/llm.py)
                 app.state.llm.close()
             if owned:

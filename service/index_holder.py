@@ -7,6 +7,7 @@ then replaces the current one in a single assignment, so a request always sees a
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -18,6 +19,14 @@ from papersift.vector_index import LoadedIndex, load_index, read_manifest
 
 logger = logging.getLogger(__name__)
 Loaded = TypeVar("Loaded")
+
+
+def freeze_long_lived() -> None:
+    """Exempt every object alive now (modules, a loaded generation, the query encoder) from the
+    cycle collector. A worker holds a few hundred thousand such objects; a full collection over
+    them took ~290 ms, a pause that landed on a search every few hundred requests. Frozen objects
+    are still freed by reference counting when a newer generation replaces them."""
+    gc.freeze()
 
 
 class PublishedHolder(Generic[Loaded]):
@@ -71,6 +80,7 @@ class PublishedHolder(Generic[Loaded]):
             self.prepare(loaded)  # e.g. load the query encoder of a new embedding space first
         self._current = loaded
         self.problem = None
+        freeze_long_lived()
         logger.info("loaded %s generation %s", self.name, self._generation_of(loaded))
         return True
 

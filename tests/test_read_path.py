@@ -16,17 +16,18 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from papersift.db import make_engine
 from papersift.models import Paper
 from service.api.search import render_results
 from service.app import create_app
+from service.reads import ReadPool
 from service.search.engine import SearchRequest
 from service.search.filters import make_filters
 from service.search.fusion import FusionWeights, fuse_arrays
-from service.search.highlight import _WORD, _stem, highlight, query_stems
+from service.search.highlight import _WORD, Highlighter, _stem, highlight, query_stems
 from tests.conftest import query_rows
 
 TIMING_FIELDS = ("took_ms", "timings_ms")
@@ -102,9 +103,9 @@ def orm_results(session, outcome) -> list[dict]:
     return results
 
 
-def lean_results(session, outcome) -> list[dict]:
+def lean_results(reads, outcome) -> list[dict]:
     rendered = []
-    for result in render_results(session, outcome, explain=False):
+    for result in render_results(reads, outcome, explain=False):
         item = result.model_dump(include={"id", "title", "authors", "abstract", "categories", "venue", "track",
                                           "year", "published", "links", "score", "highlights"})
         item["twin"] = result.twin.id if result.twin else None
@@ -124,7 +125,7 @@ def test_results_and_highlights_equal_the_orm_read_path(client, corpus, fixed_qu
                                                       sort=params.get("sort", "relevance"), limit=20))
                 expected = orm_results(session, outcome)
                 assert expected, params
-                assert lean_results(session, outcome) == expected, params
+                assert lean_results(client.app.state.reads, outcome) == expected, params
     finally:
         db.dispose()
 
@@ -137,6 +138,22 @@ def test_highlighting_equals_the_word_by_word_reference_on_real_abstracts(corpus
         stems = query_stems([words[i] for i in rng.integers(len(words), size=3)] + ["network", "model"])
         for text in (row.title, row.abstract, row.abstract.replace(" ", " & ", 3)):
             assert highlight(text, stems) == orm_highlight(text, stems)
+
+
+def test_a_page_highlighted_together_equals_each_text_alone(corpus):
+    """A result page's texts share one Highlighter (words stemmed once, one regex): each text
+    comes out as the word-by-word reference marks it, entities and non-ASCII text included."""
+    rows = query_rows(corpus, "SELECT title, abstract FROM papers ORDER BY id DESC LIMIT 200")
+    rng = np.random.default_rng(9)
+    for start in range(0, len(rows), 20):
+        page = rows[start:start + 20]
+        texts = [t for r in page for t in (r.title, r.abstract.replace(" ", " &amp; <b> ", 2), "naïve Über-dying _lsdir")]
+        words = _WORD.findall(" ".join(texts))
+        stems = query_stems([words[i] for i in rng.integers(len(words), size=6)] + ["amp", "die", "naive", "lsdir"])
+        marker = Highlighter(stems, texts)
+        for text in texts:
+            expected, matched = orm_highlight(text, stems)
+            assert (marker.mark(text), marker.matched(text)) == (expected, matched)
 
 
 def test_vector_fusion_equals_the_dictionary_reference():
@@ -255,3 +272,20 @@ def test_two_workers_serve_the_same_answers(corpus, client, fixed_queries):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_read_pool_reconnects_after_the_server_drops_its_connection(corpus):
+    """A read connection the server closed (a restart, an idle timeout) is replaced on the next
+    read, which answers instead of failing."""
+    db = make_engine(corpus)
+    pool = ReadPool(db.url.render_as_string(hide_password=False), size=1)
+    try:
+        [(pid,)] = pool.rows("SELECT pg_backend_pid()", ())
+        with db.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        [(count,)] = pool.rows("SELECT count(*) FROM papers WHERE id = ANY(%s::bigint[])", ([1, 2, 3],))
+        [(new_pid,)] = pool.rows("SELECT pg_backend_pid()", ())
+        assert count >= 1 and new_pid != pid
+    finally:
+        pool.close()
+        db.dispose()

@@ -14,7 +14,7 @@ from papersift.errors import InvalidQuery, PaperNotFound
 from papersift.models import Paper
 from papersift.venues import canonical_venue, venue_display_name
 from service.search.cards import cards_in_order
-from service.deps import SessionDep
+from service.deps import ReadsDep, SessionDep
 from service.schemas import PaperPublic
 
 router = APIRouter(prefix="/api/v1", tags=["browse"])
@@ -38,13 +38,13 @@ class ListingPublic(BaseModel):
 
 @router.get("/arxiv/{category}", response_model=ListingPublic)
 def arxiv_listing(
-    category: str, session: SessionDep,
+    category: str, session: SessionDep, reads: ReadsDep,
     day: Annotated[date | None, Query(alias="date", description="announcement day; default: the latest")] = None,
 ) -> ListingPublic:
     """That day's papers in an arXiv category (e.g. cs.CL) or a category expression
     (`cs.AI+cs.LG-cs.CY`: union minus exclusion, each paper once), cross-lists marked."""
     include, exclude = parse_category_expression(category)
-    return listing_for(session, include, exclude, day)
+    return listing_for(session, reads, include, exclude, day)
 
 
 def parse_category_expression(expression: str) -> tuple[list[str], list[str]]:
@@ -67,7 +67,7 @@ def parse_category_expression(expression: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(include)), list(dict.fromkeys(exclude))
 
 
-def listing_for(session, include: list[str], exclude: list[str], day: date | None) -> ListingPublic:
+def listing_for(session, reads, include: list[str], exclude: list[str], day: date | None) -> ListingPublic:
     """One announcement day of the union of `include` minus papers in any of `exclude`."""
     condition = and_(Paper.source == "arxiv", Paper.is_published, Paper.categories.overlap(include))
     if exclude:
@@ -77,9 +77,9 @@ def listing_for(session, include: list[str], exclude: list[str], day: date | Non
         day = session.scalar(select(func.max(Paper.announced_date)).where(condition))
     if day is None:
         raise PaperNotFound(f"no papers in {label!r}", hint="check the category, e.g. cs.CL")
-    announced = cards_in_order(session, session.scalars(
+    announced = cards_in_order(reads, session.scalars(
         select(Paper.id).where(condition, Paper.announced_date == day).order_by(Paper.public_id)).all())
-    replaced = cards_in_order(session, session.scalars(
+    replaced = cards_in_order(reads, session.scalars(
         select(Paper.id).where(condition, Paper.updated_date == day, Paper.announced_date < day)
         .order_by(Paper.public_id)).all())
     new = [p.public() for p in announced if p.primary_category in include]
@@ -143,7 +143,7 @@ TRACK_ORDER = {"oral": 0, "spotlight": 1, "poster": 2}
 @router.get("/venues/{venue}/{year}", response_model=VenueListing)
 def venue_year(
     venue: str, year: Annotated[int, Path(ge=1000, le=9999, description="the venue's year")],
-    session: SessionDep,
+    session: SessionDep, reads: ReadsDep,
     track: Annotated[list[str] | None, Query(description="oral, spotlight, poster, ... (any of)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
@@ -161,7 +161,7 @@ def venue_year(
         condition = and_(base, or_(Paper.track.in_(wanted), *unspecified))
     rank = case(TRACK_ORDER, value=Paper.track, else_=len(TRACK_ORDER))
     total = session.scalar(select(func.count()).where(condition))
-    papers = cards_in_order(session, session.scalars(
+    papers = cards_in_order(reads, session.scalars(
         select(Paper.id).where(condition).order_by(rank, Paper.track, Paper.title).limit(limit).offset(offset)).all())
     return VenueListing(
         venue=slug, name=venue_display_name(slug), year=year, total=total,

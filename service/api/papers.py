@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from papersift.errors import IndexNotReady, PaperNotFound
 from papersift.ids import parse_public_id
 from papersift.models import Paper
-from service.deps import IndexDep, SessionDep
+from service.deps import IndexDep, ReadsDep, SessionDep
+from service.reads import ReadPool
 from service.search.cards import load_cards
 from service.schemas import (
     PaperPublic,
@@ -63,35 +64,52 @@ def find_paper(session, paper_id: str) -> Paper:
     return _one(session, select(Paper), paper_id)
 
 
-def find_paper_key(session, paper_id: str):
-    """(id, public_id, twin_id) of the paper with this public id, bare arXiv id or URL."""
-    return _one(session, select(Paper.id, Paper.public_id, Paper.twin_id), paper_id, row=True)
+class PaperKey(NamedTuple):
+    id: int
+    public_id: str
+    twin_id: int | None
 
 
-def _one(session, statement, paper_id: str, *, row: bool = False):
+def find_paper_key(reads: ReadPool, paper_id: str) -> PaperKey:
+    """(id, public_id, twin_id) of the paper with this public id, bare arXiv id or URL (one round trip)."""
+    public_id = _public_id(paper_id)
+    rows = reads.rows("SELECT id, public_id, twin_id FROM papers WHERE public_id = %s", (public_id,))
+    if not rows:
+        raise _not_found(paper_id)
+    return PaperKey(*rows[0])
+
+
+def _one(session, statement, paper_id: str):
     """`statement` for the paper `paper_id` names (a public id, bare arXiv id or URL), or PaperNotFound."""
-    public_id = parse_public_id(paper_id) or paper_id
-    found = None
-    if "\x00" not in public_id:
-        statement = statement.where(Paper.public_id == public_id)
-        found = session.execute(statement).first() if row else session.scalar(statement)
+    found = session.scalar(statement.where(Paper.public_id == _public_id(paper_id)))
     if found is None:
-        raise PaperNotFound(f"no paper with id {paper_id!r}",
-                            hint="ids look like arxiv:2503.11731 or openreview:<forum id>")
+        raise _not_found(paper_id)
     return found
+
+
+def _public_id(paper_id: str) -> str:
+    """The public id a paper reference names (a text PostgreSQL cannot hold names none)."""
+    public_id = parse_public_id(paper_id) or paper_id
+    if "\x00" in public_id:
+        raise _not_found(paper_id)
+    return public_id
+
+
+def _not_found(paper_id: str) -> PaperNotFound:
+    return PaperNotFound(f"no paper with id {paper_id!r}", hint="ids look like arxiv:2503.11731 or openreview:<forum id>")
 
 
 @router.get("/papers/{paper_id:path}/related", response_model=RelatedPublic)
 def get_related(
-    paper_id: str, session: SessionDep, holder: IndexDep,
+    paper_id: str, reads: ReadsDep, holder: IndexDep,
     limit: Annotated[int, Query(ge=1, le=100, description="how many papers")] = 10,
 ) -> RelatedPublic:
     """The papers nearest to this one in meaning (published papers only, itself excluded)."""
-    paper = find_paper_key(session, paper_id)
-    return RelatedPublic(id=paper.public_id, results=nearest_papers(session, holder.current(), paper, limit=limit))
+    paper = find_paper_key(reads, paper_id)
+    return RelatedPublic(id=paper.public_id, results=nearest_papers(reads, holder.current(), paper, limit=limit))
 
 
-def nearest_papers(session, index, paper, *, limit: int) -> list[RelatedPaperPublic]:
+def nearest_papers(reads: ReadPool, index, paper, *, limit: int) -> list[RelatedPaperPublic]:
     """The `limit` published papers nearest to `paper` (anything with id, public_id and twin_id)
     in the vector index, read as lean cards."""
     vector = index.reconstruct(paper.id)
@@ -100,7 +118,7 @@ def nearest_papers(session, index, paper, *, limit: int) -> list[RelatedPaperPub
     scores, ids = index.search(vector, limit + 10)
     ranked = [(int(i), float(s)) for i, s in zip(ids.tolist(), scores.tolist())
               if i >= 0 and i not in (paper.id, paper.twin_id)]
-    cards = load_cards(session, [i for i, _ in ranked])
+    cards = load_cards(reads, [i for i, _ in ranked])
     return [cards[i].public(RelatedPaperPublic, score=round(s, 4))
             for i, s in ranked if i in cards and cards[i].searchable][:limit]
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from papersift.errors import InvalidQuery
 from papersift.ids import parse_public_id
 from papersift.models import Paper
-from service.deps import IndexDep, SessionDep
+from service.deps import IndexDep, ReadsDep, SessionDep
 from service.search.cards import load_cards
 from service.schemas import RelatedPaperPublic
 from service.search.filters import make_filters
@@ -49,7 +49,7 @@ class RecommendResponse(BaseModel):
 
 
 @router.post("/recommend", response_model=RecommendResponse)
-def recommend_papers(body: RecommendRequest, request: Request, session: SessionDep,
+def recommend_papers(body: RecommendRequest, request: Request, session: SessionDep, reads: ReadsDep,
                      holder: IndexDep) -> RecommendResponse:
     """Ranked papers for "more like my starred papers"."""
     index = holder.current()
@@ -70,7 +70,7 @@ def recommend_papers(body: RecommendRequest, request: Request, session: SessionD
         allowed = catalog.ids[catalog.mask(filters)]
     ranked = recommend(index, positive, negative, limit=body.limit, allowed_ids=allowed)
     given = set(positive + negative)
-    cards = load_cards(session, [i for i, _ in ranked])
+    cards = load_cards(reads, [i for i, _ in ranked])
     results = [cards[i].public(RelatedPaperPublic, score=s) for i, s in ranked
                if i in cards and cards[i].searchable and cards[i].twin_id not in given]
     return RecommendResponse(results=results, unknown=unknown)

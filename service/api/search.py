@@ -7,17 +7,14 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
-
 from papersift.errors import InvalidQuery
 from papersift.llm.query_translation import Translation, translate_query
-from papersift.models import Paper
-from service.deps import SessionDep
+from service.reads import ReadPool
 from service.schemas import Explanation, Facets, Highlights, SearchBody, SearchResponse, SearchResult
 from service.search.cards import Card, load_cards
 from service.search.engine import RankedPaper, SearchOutcome, SearchRequest
 from service.search.filters import make_filters
-from service.search.highlight import highlight, query_stems
+from service.search.highlight import Highlighter, query_stems
 from service.search.query_language import parse_query
 from service.search.result_cache import normalized_query
 
@@ -41,7 +38,6 @@ as typed)."""
 @router.get("/search", response_model=SearchResponse, description=QUERY_HELP)
 def search(
     request: Request,
-    session: SessionDep,
     q: Annotated[str, Query(description="the query (see the query language above)",
                             examples=["graph neural networks for molecules", '"attention is all you need"',
                                       "au:lecun cat:cs.LG year:2019..2021"])] = "",
@@ -62,7 +58,7 @@ def search(
                                      "English translation (when a language model is configured)")] = True,
 ) -> SearchResponse:
     """Ranked papers with highlights and facets."""
-    return _answer(request, session, SearchBody.model_construct(  # validated above, field by field
+    return _answer(request, SearchBody.model_construct(  # validated above, field by field
         q=q, source=source, category=category, venue=venue, track=track, year_from=year_from, year_to=year_to,
         date_from=date_from, date_to=date_to, sort=sort, mode=mode, limit=limit, offset=offset, explain=explain,
         translate=translate))
@@ -70,31 +66,31 @@ def search(
 
 @router.post("/search", response_model=SearchResponse,
              description="The same search with its parameters as a JSON body, for a text too long for a URL.")
-def search_by_body(request: Request, session: SessionDep, body: SearchBody) -> SearchResponse:
+def search_by_body(request: Request, body: SearchBody) -> SearchResponse:
     """Ranked papers with highlights and facets, the query given in the body."""
-    return _answer(request, session, body)
+    return _answer(request, body)
 
 
-def _answer(request: Request, session, body: SearchBody) -> Response:
+def _answer(request: Request, body: SearchBody) -> Response:
     """One search for either route, serialized straight from the response model (no second
     validation pass)."""
     filters = make_filters(source=body.source, category=body.category, venue=body.venue, track=body.track,
                            year_from=body.year_from, year_to=body.year_to, date_from=body.date_from,
                            date_to=body.date_to)
-    response = run_search(request.app.state.search, session, q=body.q, filters=filters, mode=body.mode,
+    response = run_search(request.app.state.search, q=body.q, filters=filters, mode=body.mode,
                           sort=body.sort, limit=body.limit, offset=body.offset, explain=body.explain,
                           translate=body.translate)
     return Response(content=response.model_dump_json(), media_type="application/json")
 
 
-def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort: str = "relevance",
+def run_search(runtime, *, q: str, filters, mode: str = "hybrid", sort: str = "relevance",
                limit: int = 20, offset: int = 0, explain: bool = False, translate: bool = True) -> SearchResponse:
     """One search, rendered as the API's response (the web pages use it too). A query mostly in
     another script is searched by its English translation when `translate` (and a language model)
     allows. Answers are cached per worker for the loaded generations, except for queries that ask
     for papers by id (those may fetch a paper on demand and say so)."""
     started = time.perf_counter()
-    translation = translate_query(runtime.settings, session.get_bind(), q) if translate else None
+    translation = translate_query(runtime.settings, runtime.db, q) if translate else None
     translation = translation or Translation(None)
     searched = translation.phrase or q
     engine, notices = runtime.engine()
@@ -109,14 +105,14 @@ def run_search(runtime, session, *, q: str, filters, mode: str = "hybrid", sort:
             took = round((time.perf_counter() - started) * 1000, 2)
             return cached.model_copy(update={"query": q, "took_ms": took, "timings_ms": {"cached": took}})
     if runtime.fetcher is not None and asked:
-        notices += runtime.fetcher.fetch(session.get_bind(), asked)
+        notices += runtime.fetcher.fetch(runtime.db, asked)
     with runtime.compute:  # one search computes at a time in a worker: no GIL ping-pong between them
         outcome = engine.search(
             SearchRequest(q=searched, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset),
-            resolve_ids=lambda public_ids: _resolve(session, public_ids),
+            resolve_ids=lambda public_ids: _resolve(runtime.reads, public_ids),
         )
         fetch_started = time.perf_counter()
-        results = render_results(session, outcome, explain=explain)
+        results = render_results(runtime.reads, outcome, explain=explain)
         outcome.timings["fetch"] = round((time.perf_counter() - fetch_started) * 1000, 3)
     if runtime.on_timings:
         runtime.on_timings(outcome.timings)
@@ -141,40 +137,39 @@ def _asked_ids(q: str) -> list[str]:
         return []
 
 
-def _resolve(session, public_ids: list[str]) -> dict[str, int]:
+def _resolve(reads: ReadPool, public_ids: list[str]) -> dict[str, int]:
     """Catalog ids of the papers named by public id (an arXiv preprint with a venue twin is
     found as the pair's entry, the venue paper)."""
-    rows = session.execute(select(Paper.public_id, Paper.id, Paper.source, Paper.twin_id).where(
-        Paper.public_id.in_(public_ids), Paper.is_published)).all()
-    return {row.public_id: row.twin_id if row.source == "arxiv" and row.twin_id else row.id for row in rows}
+    rows = reads.rows("SELECT public_id, id, source, twin_id FROM papers "
+                      "WHERE public_id = ANY(%s::text[]) AND is_published", (public_ids,))
+    return {public_id: twin_id if source == "arxiv" and twin_id else paper_id
+            for public_id, paper_id, source, twin_id in rows}
 
 
-def render_results(session, outcome: SearchOutcome, *, explain: bool) -> list[SearchResult]:
+def render_results(reads: ReadPool, outcome: SearchOutcome, *, explain: bool) -> list[SearchResult]:
     """The page's papers in rank order, with highlights (and explanations): one lean read of the
     shown fields, highlights only of what is shown."""
-    cards = load_cards(session, [r.id for r in outcome.results])
-    stems = query_stems(outcome.parsed.terms)
+    cards = load_cards(reads, [r.id for r in outcome.results])
+    shown = [(ranked, cards[ranked.id]) for ranked in outcome.results
+             if ranked.id in cards and cards[ranked.id].is_published]  # else removed since the catalog was built
+    texts = [text for _, card in shown for text in (card.title, card.abstract, *(card.authors if explain else ()))]
+    marker = Highlighter(query_stems(outcome.parsed.terms), texts)
     results = []
-    for ranked in outcome.results:
-        card = cards.get(ranked.id)
-        if card is None or not card.is_published:
-            continue  # removed since the catalog was built
-        title, title_terms = highlight(card.title, stems)
-        abstract, abstract_terms = highlight(card.abstract, stems)
+    for ranked, card in shown:
         results.append(SearchResult(
             id=card.public_id, title=card.title, authors=card.authors, abstract=card.abstract,
             categories=card.all_categories(), venue=card.venue, track=card.track,
             year=card.display_year(), published=card.first_date(), links=card.links,
             twin=card.twin_public(), score=ranked.score,
-            highlights=Highlights(title=title, abstract=abstract),
-            explain=_explain(ranked, card, stems, title_terms, abstract_terms) if explain else None,
+            highlights=Highlights(title=marker.mark(card.title), abstract=marker.mark(card.abstract)),
+            explain=_explain(ranked, card, marker) if explain else None,
         ))
     return results
 
 
-def _explain(ranked: RankedPaper, paper: Card, stems, title_terms, abstract_terms) -> Explanation:
-    matched = {"title": title_terms, "abstract": abstract_terms}
-    author_terms = [a for a in paper.authors if highlight(a, stems)[1]]
+def _explain(ranked: RankedPaper, paper: Card, marker: Highlighter) -> Explanation:
+    matched = {"title": marker.matched(paper.title), "abstract": marker.matched(paper.abstract)}
+    author_terms = [a for a in paper.authors if marker.matched(a)]
     if author_terms:
         matched["authors"] = author_terms
     parts = []

@@ -1,15 +1,13 @@
 """Result cards: the fields a result, a related paper or a listing shows, read in one round trip
-by primary key (with the twin from the other source joined in), without the ORM's weight or the
-columns no page shows (raw text, versions, hashes)."""
+by primary key (with the twin from the other source joined in) through the read pool, without the
+ORM's weight or the columns no page shows (raw text, versions, hashes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
+from service.reads import ReadPool
 from service.schemas import PaperPublic, TwinPublic
 
 _COLUMNS = ("id", "public_id", "source", "title", "authors", "abstract", "categories",
@@ -18,10 +16,10 @@ _COLUMNS = ("id", "public_id", "source", "title", "authors", "abstract", "catego
             "is_published", "twin_id")
 _TWIN_COLUMNS = ("public_id", "source", "venue", "year", "track", "published_date", "updated_date",
                  "links", "categories", "is_published")
-CARDS_SQL = text(
+CARDS_SQL = (
     "SELECT " + ", ".join(f"p.{c}" for c in _COLUMNS) + ", "
     + ", ".join(f"t.{c} AS twin_{c}" for c in _TWIN_COLUMNS)
-    + " FROM papers AS p LEFT JOIN papers AS t ON t.id = p.twin_id WHERE p.id = ANY(:ids)"
+    + " FROM papers AS p LEFT JOIN papers AS t ON t.id = p.twin_id WHERE p.id = ANY(%s::bigint[])"
 )
 
 
@@ -105,12 +103,12 @@ class Card:
         )
 
 
-def load_cards(session: Session, ids) -> dict[int, Card]:
+def load_cards(reads: ReadPool, ids) -> dict[int, Card]:
     """Cards of the given paper ids that exist, by id (one query)."""
     ids = [int(i) for i in ids]
     if not ids:
         return {}
-    rows = session.execute(CARDS_SQL, {"ids": ids}).all()
+    rows = reads.rows(CARDS_SQL, (ids,))
     width = len(_COLUMNS)
     cards = {}
     for row in rows:
@@ -119,7 +117,8 @@ def load_cards(session: Session, ids) -> dict[int, Card]:
     return cards
 
 
-def cards_in_order(session: Session, ids) -> list[Card]:
+def cards_in_order(reads: ReadPool, ids) -> list[Card]:
     """Cards of the given ids in the given order (ids that no longer exist are left out)."""
-    cards = load_cards(session, ids)
+    ids = list(ids)
+    cards = load_cards(reads, ids)
     return [cards[i] for i in ids if i in cards]

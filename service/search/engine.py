@@ -121,6 +121,9 @@ class SearchEngine:
         mode = request.mode
         lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         total = 0
+        vector_ready = None
+        if mode != "keyword" and parsed.semantic_text and self.index is not None and self.encoder is not None:
+            vector_ready = self.encoder.start(parsed.semantic_text)  # encodes while the keyword stages run
         query = keyword_query(self.catalog, parsed, filters)
         bound = bool(parsed.required or parsed.excluded)  # required clauses bind every mode
         lexical_ids = np.empty(0, np.int64)
@@ -139,9 +142,9 @@ class SearchEngine:
                 lists["title"] = (fuzzy.ids, fuzzy.scores)
         clock.lap("title")
         vector = None
-        if mode != "keyword" and parsed.semantic_text and self.index is not None and self.encoder is not None:
-            vector = self.encoder.encode(parsed.semantic_text)
-            clock.lap("encode")
+        if vector_ready is not None:
+            vector = vector_ready()
+            clock.lap("encode")  # the wait for the vector begun before the keyword stages
             lists["semantic"] = self._semantic(vector, filters, lexical_ids if bound else None)
             clock.lap("vector")
         if mode == "semantic":

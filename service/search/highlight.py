@@ -1,22 +1,62 @@
-"""Mark the query's terms in a title or abstract: words are compared by their index terms (the
-same stemming as the keyword index), so "networks" marks "network". Output is HTML-escaped."""
+"""Mark the query's terms in a page's titles and abstracts: words are compared by their index
+terms (the same stemming as the keyword index), so "networks" marks "network". Output is
+HTML-escaped."""
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from papersift.lexical_schema import STOPWORDS, analyze
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SPLIT = re.compile(r"(\w+)", re.UNICODE)
+# ASCII bytes that are not word characters (\w: letters, digits, underscore), mapped to spaces.
+_ASCII_NON_WORD = bytes(b if chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(128)) + b" " * 128
 
 
-@lru_cache(maxsize=65536)
+STEM_CACHE_SIZE = 250_000  # words (about 40 MB); the cache starts over when full
+
+
+class _StemCache:
+    """The index term of each word seen (its first term; "" for none), looked up by the set: a
+    page's new words are analyzed in one call rather than one call each."""
+
+    def __init__(self) -> None:
+        self._terms: dict[str, str] = {}
+
+    def of(self, words: Iterable[str]) -> dict[str, str]:
+        terms = self._terms
+        found = {word: terms.get(word) for word in words}
+        missing = [word for word, term in found.items() if term is None]
+        if missing:
+            learned = _analyze_words(missing)
+            if len(terms) + len(learned) > STEM_CACHE_SIZE:
+                self._terms = terms = {}
+            terms.update(learned)
+            found.update(learned)
+        return found
+
+
+def _analyze_words(words: list[str]) -> dict[str, str]:
+    """Index terms of `words`. A plain ASCII word (no underscore, at most 64 letters) is exactly
+    one term, so those are analyzed together; any other word alone."""
+    plain = [w for w in words if w.isascii() and "_" not in w and len(w) <= 64]
+    terms = analyze(" ".join(plain), "title") if plain else []
+    learned = dict(zip(plain, terms)) if len(terms) == len(plain) else {}
+    for word in words:
+        if word not in learned:
+            first = analyze(word, "title")
+            learned[word] = first[0] if first else ""
+    return learned
+
+
+_STEMS = _StemCache()
+
+
 def _stem(word: str) -> str:
-    terms = analyze(word, "title")
-    return terms[0] if terms else ""
+    return _STEMS.of((word,))[word]
 
 
 def query_stems(terms: list[str]) -> frozenset[str]:
@@ -30,34 +70,59 @@ def query_stems(terms: list[str]) -> frozenset[str]:
     return frozenset(stems)
 
 
+class Highlighter:
+    """Marks the words of the given texts whose index term is one of `stems`. The distinct words
+    of all the texts are stemmed once; the ones that match become one regex that runs over each
+    escaped text in C, instead of a Python step per word."""
+
+    def __init__(self, stems: frozenset[str], texts: Iterable[str]) -> None:
+        forms = frozenset()
+        if stems:
+            # English stemming rewrites at most a word's last three letters (y→i, -ational→-ate,
+            # dying→die), so only a word that starts like a stem minus those can stem to it (a
+            # word with letters ASCII folding changes is always checked).
+            starts = tuple({stem[:max(1, len(stem) - 3)] for stem in stems})
+            candidates = [word for word in _distinct_words("\n".join(texts))
+                          if not word.isascii() or word.lower().lstrip("_").startswith(starts)]
+            forms = frozenset(word for word, term in _STEMS.of(candidates).items() if term in stems)
+        self._pattern = _marking_pattern(forms) if forms else None
+
+    def mark(self, text: str) -> str:
+        """`text` HTML-escaped, its matching words in <mark>s."""
+        escaped = html.escape(text)
+        if self._pattern is None:
+            return escaped
+        pieces = self._pattern.split(escaped)  # between, word, between, ..., word, between
+        if len(pieces) == 1:
+            return escaped
+        marked = [pieces[0]]
+        for i in range(1, len(pieces), 2):
+            marked += ("<mark>", pieces[i], "</mark>", pieces[i + 1])
+        return "".join(marked)
+
+    def matched(self, text: str) -> list[str]:
+        """The distinct words of `text` that match, lowercased, in order of appearance."""
+        if self._pattern is None:
+            return []
+        return list(dict.fromkeys(word.lower() for word in self._pattern.findall(html.escape(text))))
+
+
+def _distinct_words(text: str) -> set[str]:
+    """The distinct \\w+ words of `text` (ASCII text split in C, faster than the regex)."""
+    if text.isascii():
+        return set(text.encode().translate(_ASCII_NON_WORD).decode().split())
+    return set(_WORD.findall(text))
+
+
+@lru_cache(maxsize=1024)
+def _marking_pattern(forms: frozenset[str]) -> re.Pattern:
+    """Any of `forms` as a whole word of escaped text. A word right after `&` or `&#` is the name
+    of an entity the escaping made (`&amp;`, `&#x27;`), never a word of the text."""
+    alternatives = "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
+    return re.compile(rf"(?<![\w&])(?<!&#)({alternatives})(?!\w)")
+
+
 def highlight(text: str, stems: frozenset[str]) -> tuple[str, list[str]]:
-    """(escaped text with <mark>s, the distinct words that matched)."""
-    if not stems or not text:
-        return html.escape(text), []
-    if text.isascii() and "_" not in text:
-        # Plain ASCII: every word is one index term, so the whole text is analyzed in one call.
-        terms = analyze(text, "title")
-        if stems.isdisjoint(terms):
-            return html.escape(text), []
-        pieces = _SPLIT.split(text)  # between, word, between, word, ..., between
-        if len(terms) == len(pieces) // 2:  # else a word over 64 characters dropped a term
-            return _mark(pieces, [2 * i + 1 for i, term in enumerate(terms) if term in stems])
-    pieces = _SPLIT.split(text)
-    hits = {word for word in set(pieces[1::2]) if _stem(word) in stems}
-    return _mark(pieces, [i for i in range(1, len(pieces), 2) if pieces[i] in hits])
-
-
-def _mark(pieces: list[str], marked: list[int]) -> tuple[str, list[str]]:
-    """Join split text, marking the words at the given positions; the runs between are escaped whole."""
-    if not marked:
-        return html.escape("".join(pieces)), []
-    parts, matched, last = [], [], 0
-    for i in marked:
-        word = pieces[i]
-        parts.append(html.escape("".join(pieces[last:i])))
-        parts.append(f"<mark>{html.escape(word)}</mark>")
-        last = i + 1
-        if word.lower() not in matched:
-            matched.append(word.lower())
-    parts.append(html.escape("".join(pieces[last:])))
-    return "".join(parts), matched
+    """(escaped text with <mark>s, the distinct words that matched) of one text."""
+    marker = Highlighter(stems, [text])
+    return marker.mark(text), marker.matched(text)

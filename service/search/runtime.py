@@ -7,10 +7,13 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy import Engine
+
 from papersift.embedding import load_embedder
 from papersift.errors import PapersiftError
 from papersift.settings import Settings
-from service.index_holder import IndexHolder
+from service.index_holder import IndexHolder, freeze_long_lived
+from service.reads import ReadPool
 from service.search.catalog import CatalogHolder
 from service.search.engine import SearchEngine
 from service.search.fetch import ArxivFetcher
@@ -24,10 +27,12 @@ class SearchRuntime:
     """The catalog, the vector index and a query encoder that matches the index's embedding space
     (its model, backend and token limit, as its manifest records them)."""
 
-    def __init__(self, settings: Settings, index: IndexHolder, *,
+    def __init__(self, settings: Settings, index: IndexHolder, *, reads: ReadPool, db: Engine,
                  on_timings: Callable[[dict[str, float]], None] | None = None) -> None:
         self.settings = settings
         self.index = index
+        self.reads = reads  # the result cards' one-round-trip reads
+        self.db = db  # the engine, for the query translations and papers fetched by id
         self.on_timings = on_timings  # receives each search's stage timings (ms), e.g. for metrics
         self.catalog = CatalogHolder(settings.search_dir, reload_seconds=settings.index_reload_seconds)
         self._encoders: dict[tuple[str, int], QueryEncoder] = {}
@@ -74,6 +79,7 @@ class SearchRuntime:
                     encoder = QueryEncoder(embedder)
                     encoder.encode("warm up")
                     self._encoders[key] = encoder
+                    freeze_long_lived()
                 except PapersiftError as error:
                     self._encoder_problems[key] = str(error)
                     logger.error("semantic search is off: %s", error)

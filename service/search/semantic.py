@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -27,6 +29,17 @@ class QueryEncoder:
         self.embedder = embedder
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-encoder")
+
+    def start(self, text: str) -> Callable[[], np.ndarray]:
+        """Begin encoding `text` on the encoder's own thread and return the function that waits
+        for its vector. The ONNX runtime computes without the GIL, so a search's keyword stages
+        run meanwhile and the query costs the longer of the two, not their sum."""
+        with self._lock:
+            cached = self._cache.get(text)
+        if cached is not None:
+            return lambda: cached
+        return self._thread.submit(self.encode, text).result
 
     def encode(self, text: str) -> np.ndarray:
         with self._lock:

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from service.api.browse import listing_for, parse_category_expression, venue_year
 from service.api.search import run_search
-from service.deps import SessionDep
+from service.deps import ReadsDep, SessionDep
 from service.search.filters import make_filters
 
 router = APIRouter(include_in_schema=False)
@@ -44,30 +44,30 @@ def _feed(request: Request, *, title: str, link: str, papers, kind: str) -> Resp
 
 
 @router.get("/feeds/arxiv/{expression}.{kind}")
-def arxiv_feed(request: Request, expression: str, kind: str, session: SessionDep) -> Response:
+def arxiv_feed(request: Request, expression: str, kind: str, session: SessionDep, reads: ReadsDep) -> Response:
     _check_kind(kind)
     include, exclude = parse_category_expression(expression)
-    listing = listing_for(session, include, exclude, None)
+    listing = listing_for(session, reads, include, exclude, None)
     return _feed(request, title=f"papersift · arXiv {listing.category} · {listing.date}",
                  link=f"/arxiv/{listing.category}", papers=listing.new + listing.cross_lists, kind=kind)
 
 
 @router.get("/feeds/venue/{venue}/{year}.{kind}")
 def venue_feed(request: Request, venue: str, year: Annotated[int, Path(ge=1000, le=9999)], kind: str,
-               session: SessionDep) -> Response:
+               session: SessionDep, reads: ReadsDep) -> Response:
     _check_kind(kind)
-    listing = venue_year(venue, year, session, track=None, limit=1000, offset=0)
+    listing = venue_year(venue, year, session, reads, track=None, limit=1000, offset=0)
     return _feed(request, title=f"papersift · {listing.name} {year}", link=f"/venue/{listing.venue}/{year}",
                  papers=listing.results, kind=kind)
 
 
 @router.get("/feeds/search.{kind}")
-def search_feed(request: Request, kind: str, session: SessionDep, q: str = "",
+def search_feed(request: Request, kind: str, q: str = "",
                 category: Annotated[list[str] | None, Query()] = None,
                 venue: Annotated[list[str] | None, Query()] = None, sort: str = "newest",
                 translate: bool = True) -> Response:
     _check_kind(kind)
-    response = run_search(request.app.state.search, session, q=q, sort=sort, limit=50,
+    response = run_search(request.app.state.search, q=q, sort=sort, limit=50,
                           filters=make_filters(category=category, venue=venue), translate=translate)
     return _feed(request, title=f"papersift · search: {q or 'newest'}", link=f"/search?q={q}",
                  papers=response.results, kind=kind)

@@ -17,7 +17,7 @@ from service.api.browse import listing_for, parse_category_expression, venue_yea
 from service.api.llm import page_context as llm_page_context
 from service.api.papers import find_paper, nearest_papers, to_public
 from service.api.search import run_search
-from service.deps import IndexDep, SessionDep
+from service.deps import IndexDep, ReadsDep, SessionDep
 from service.search.filters import make_filters
 from service.web.render import TEMPLATES, bibtex
 
@@ -53,7 +53,7 @@ def help_page(request: Request) -> HTMLResponse:
 
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
-    request: Request, session: SessionDep, q: str = "",
+    request: Request, q: str = "",
     category: Annotated[list[str] | None, Query()] = None, venue: Annotated[list[str] | None, Query()] = None,
     track: Annotated[list[str] | None, Query()] = None, year: Annotated[list[int] | None, Query()] = None,
     source: str | None = None, sort: str = "relevance", mode: str = "hybrid", translate: bool = True,
@@ -69,7 +69,7 @@ def search_page(
     try:
         filters = make_filters(source=source, category=category, venue=venue, track=track,
                                year_from=years[0] if years else None, year_to=years[-1] if years else None)
-        response = run_search(request.app.state.search, session, q=q, filters=filters, mode=mode, sort=sort,
+        response = run_search(request.app.state.search, q=q, filters=filters, mode=mode, sort=sort,
                               limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE, explain=True,
                               translate=translate)
     except PapersiftError as error:
@@ -106,13 +106,13 @@ def search_page(
 
 
 @router.post("/search", response_class=HTMLResponse)
-async def search_page_posted(request: Request, session: SessionDep) -> HTMLResponse:
+async def search_page_posted(request: Request) -> HTMLResponse:
     """The search page for a form posted because its text is too long for a URL (the search box
     posts above 8,000 URL-encoded characters; servers cap URLs near 64 KB)."""
     form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
     first = {name: values[0] for name, values in form.items() if values}
     return await run_in_threadpool(
-        search_page, request, session, q=first.get("q", ""), sort=first.get("sort", "relevance"),
+        search_page, request, q=first.get("q", ""), sort=first.get("sort", "relevance"),
         mode=first.get("mode", "hybrid"), translate=first.get("translate") != "0",
         category=form.get("category"), venue=form.get("venue"), track=form.get("track"),
         year=[int(y) for y in form.get("year", []) if y.isdigit()] or None, source=first.get("source"),
@@ -120,12 +120,13 @@ async def search_page_posted(request: Request, session: SessionDep) -> HTMLRespo
 
 
 @router.get("/paper/{paper_id:path}", response_class=HTMLResponse)
-def paper_page(request: Request, paper_id: str, session: SessionDep, holder: IndexDep) -> HTMLResponse:
+def paper_page(request: Request, paper_id: str, session: SessionDep, reads: ReadsDep,
+               holder: IndexDep) -> HTMLResponse:
     paper = find_paper(session, paper_id)
     public = to_public(paper)
     related, problem = [], None
     try:
-        related = nearest_papers(session, holder.current(), paper, limit=10)
+        related = nearest_papers(reads, holder.current(), paper, limit=10)
     except IndexNotReady as error:
         problem = f"Related papers appear once the paper is indexed ({error.message})."
     return page(request, "paper.html", p=public, related=related, related_problem=problem,
@@ -134,10 +135,10 @@ def paper_page(request: Request, paper_id: str, session: SessionDep, holder: Ind
 
 
 @router.get("/arxiv/{expression}", response_class=HTMLResponse)
-def listing_page(request: Request, expression: str, session: SessionDep,
+def listing_page(request: Request, expression: str, session: SessionDep, reads: ReadsDep,
                  day: Annotated[date | None, Query(alias="date")] = None) -> HTMLResponse:
     include, exclude = parse_category_expression(expression)
-    return page(request, "listing.html", listing=listing_for(session, include, exclude, day))
+    return page(request, "listing.html", listing=listing_for(session, reads, include, exclude, day))
 
 
 @router.get("/venues", response_class=HTMLResponse)
@@ -147,8 +148,8 @@ def venues_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 @router.get("/venue/{venue}/{year}", response_class=HTMLResponse)
 def venue_page(request: Request, venue: str, year: Annotated[int, Path(ge=1000, le=9999)],
-               session: SessionDep) -> HTMLResponse:
-    listing = venue_year(venue, year, session, track=None, limit=10_000, offset=0)
+               session: SessionDep, reads: ReadsDep) -> HTMLResponse:
+    listing = venue_year(venue, year, session, reads, track=None, limit=10_000, offset=0)
     groups: dict[str, list] = {}
     for paper in listing.results:
         groups.setdefault(paper.track or "unspecified", []).append(paper)
