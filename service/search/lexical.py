@@ -21,6 +21,7 @@ from service.search.query_language import ParsedQuery, Text
 ALL_REQUIRED_UP_TO = 3  # bare words: all must match up to this many, any beyond it
 FUZZY_MIN_LENGTH = 4
 FUZZY_SHARE = 0.8  # of the query's words a title must match (with typos) to be a candidate
+FUZZY_KNOWN_TITLES = 20  # a word in at least this many titles is taken as spelled right
 MORE_LIKE_THIS_TERMS = 24  # a long text is searched by this many of its most informative terms
 MORE_LIKE_THIS_SHARE = 0.2  # of which a paper must hold at least this share
 
@@ -71,10 +72,16 @@ def _words_query(catalog: LoadedCatalog, parsed: ParsedQuery) -> Query | None:
             latin = [t for t in latin if t.text.lower() not in STOPWORDS] or latin
         words = [q for q in (_text_clause(schema, t) for t in latin) if q is not None]
         minimum = len(words) if len(words) <= ALL_REQUIRED_UP_TO else 1
+        if minimum == 1:
+            # Any word will do: one flat union of every word's field clauses scores the same sum
+            # as a union of per-word unions, and tantivy runs it in half the time.
+            words = [leaf for t in latin for leaf in _field_clauses(schema, t)]
     pairs = [q for q in (_text_clause(schema, t) for t in parsed.words if t.cjk) if q is not None]
     if not words:
         return Query.boolean_query([(Occur.Should, q) for q in pairs]) if pairs else None
-    query = Query.boolean_query([(Occur.Should, q) for q in words], minimum_number_should_match=minimum)
+    should = [(Occur.Should, q) for q in words]
+    query = Query.boolean_query(should, minimum_number_should_match=minimum) if minimum > 1 \
+        else Query.boolean_query(should)
     if pairs:
         query = Query.boolean_query([(Occur.Must, query), *((Occur.Should, q) for q in pairs)])
     return query
@@ -128,13 +135,23 @@ def fuzzy_title(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters, *
     long_tokens = [t for t in dict.fromkeys(tokens) if len(t) >= FUZZY_MIN_LENGTH]
     if len(long_tokens) < 2:
         return LexicalHits(np.empty(0, np.int64), np.empty(0, np.float32), 0)
-    fuzzy = [Query.fuzzy_term_query(schema, "title", t, distance=2 if len(t) >= 8 else 1) for t in long_tokens]
+    fuzzy = [_title_word(catalog, t) for t in long_tokens]
     minimum = max(2, math.ceil(len(fuzzy) * FUZZY_SHARE))
     clauses = [(Occur.Must, Query.boolean_query([(Occur.Should, q) for q in fuzzy],
                                                 minimum_number_should_match=minimum))]
     clauses += [(Occur.Must, Query.const_score_query(q, 0.0)) for q in filter_clauses(schema, filters)]
     result = catalog.searcher.search(Query.boolean_query(clauses), limit=limit, count=False)
     return _hits(catalog.searcher, result)
+
+
+def _title_word(catalog: LoadedCatalog, token: str) -> Query:
+    """A title word allowing a typo (edit distance 1, 2 for long words). A word that many titles
+    hold is spelled right: it is matched as it is, scoring what a fuzzy match scores (1), since
+    a fuzzy query costs about a millisecond (its automaton walks the term dictionary)."""
+    schema = catalog.index.schema
+    if catalog.searcher.doc_freq("title", token) >= FUZZY_KNOWN_TITLES:
+        return Query.const_score_query(Query.term_query(schema, "title", token), 1.0)
+    return Query.fuzzy_term_query(schema, "title", token, distance=2 if len(token) >= 8 else 1)
 
 
 def filter_clauses(schema: tantivy.Schema, filters: Filters) -> list[Query]:
@@ -158,6 +175,14 @@ def filter_clauses(schema: tantivy.Schema, filters: Filters) -> list[Query]:
 
 def _text_clause(schema: tantivy.Schema, text: Text) -> Query | None:
     """One word or phrase over its field (or the default fields, weighted)."""
+    per_field = _field_clauses(schema, text)
+    if not per_field:
+        return None
+    return per_field[0] if len(per_field) == 1 else Query.boolean_query([(Occur.Should, q) for q in per_field])
+
+
+def _field_clauses(schema: tantivy.Schema, text: Text) -> list[Query]:
+    """One word or phrase as a clause per field it is searched in (weighted)."""
     fields = {text.field: 1.0} if text.field else DEFAULT_FIELDS
     per_field = []
     for field, weight in fields.items():
@@ -167,9 +192,7 @@ def _text_clause(schema: tantivy.Schema, text: Text) -> Query | None:
         query = (Query.term_query(schema, field, tokens[0]) if len(tokens) == 1
                  else Query.phrase_query(schema, field, tokens))
         per_field.append(query if weight == 1.0 else Query.boost_query(query, weight))
-    if not per_field:
-        return None
-    return per_field[0] if len(per_field) == 1 else Query.boolean_query([(Occur.Should, q) for q in per_field])
+    return per_field
 
 
 def _hits(searcher: tantivy.Searcher, result) -> LexicalHits:
