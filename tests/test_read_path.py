@@ -15,11 +15,13 @@ import time
 import httpx
 import numpy as np
 import pytest
+from tantivy import Occur, Query
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from papersift.db import make_engine
+from papersift.lexical_schema import STOPWORDS
 from papersift.models import Paper
 from service.api.search import render_results
 from service.app import create_app
@@ -27,6 +29,8 @@ from service.reads import ReadPool
 from service.search.engine import SearchRequest
 from service.search.filters import make_filters
 from service.search.fusion import FusionWeights, fuse_arrays
+from service.search.lexical import _text_clause, fuzzy_title, keyword_query, search_keyword
+from service.search.query_language import parse_query
 from service.search.highlight import _WORD, Highlighter, _stem, highlight, query_stems
 from tests.conftest import query_rows
 
@@ -289,3 +293,48 @@ def test_the_read_pool_reconnects_after_the_server_drops_its_connection(corpus):
     finally:
         pool.close()
         db.dispose()
+
+
+def test_an_any_word_query_scores_as_the_union_of_per_word_unions(client, corpus):
+    """Beyond three words any word will do, and the query is one flat union of every word's field
+    clauses: it must give the BM25 sums of the per-word nesting it replaced."""
+    catalog = client.app.state.search.catalog.current()
+    schema = catalog.index.schema
+    rows = query_rows(corpus, "SELECT abstract FROM papers WHERE length(abstract) > 300 ORDER BY id LIMIT 40")
+    compared = 0
+    for row in rows:
+        sentence = re.sub(r'["\-:()]|\b(?:OR|AND|NOT)\b', " ", re.split(r"(?<=[.!?])\s+", row.abstract)[0])
+        parsed = parse_query(sentence)
+        words = [t for t in parsed.words if t.text.lower() not in STOPWORDS]
+        if len(words) <= 3 or parsed.long_text or any(t.cjk for t in parsed.words):
+            continue
+        flat = search_keyword(catalog, keyword_query(catalog, parsed, make_filters()), limit=50, count=False)
+        clauses = [clause for clause in (_text_clause(schema, t) for t in words) if clause is not None]
+        nested = Query.boolean_query([(Occur.Should, clause) for clause in clauses], minimum_number_should_match=1)
+        reference = search_keyword(catalog, Query.boolean_query([(Occur.Must, nested)]), limit=50, count=False)
+        assert len(flat.ids) == len(reference.ids) > 0
+        np.testing.assert_allclose(flat.scores, reference.scores, rtol=1e-5)
+        above_ties = reference.scores > reference.scores[-1] * (1 + 1e-4)  # the cut may split a tie
+        assert set(flat.ids[above_ties].tolist()) == set(reference.ids[above_ties].tolist())
+        compared += 1
+    assert compared >= 20
+
+
+def test_a_typo_in_a_rare_or_a_common_title_word_still_finds_the_title(client, corpus):
+    """The typo-tolerant title stage matches words many titles hold as they are and the others
+    with the fuzzy automaton: a typo in either kind still finds the paper."""
+    catalog = client.app.state.search.catalog.current()
+    rows = query_rows(corpus, "SELECT id, title FROM papers WHERE is_published AND source = 'venue' ORDER BY id LIMIT 60")
+    found = tried = 0
+    for row in rows:
+        words = row.title.split()
+        long_words = [w for w in words if re.fullmatch(r"[A-Za-z]{6,}", w)]
+        if len(long_words) < 4:
+            continue
+        for victim in (max(long_words, key=lambda w: catalog.searcher.doc_freq("title", _stem(w))),
+                       min(long_words, key=lambda w: catalog.searcher.doc_freq("title", _stem(w)))):
+            typo = victim[:2] + victim[3] + victim[2] + victim[4:]  # two letters swapped
+            hits = fuzzy_title(catalog, parse_query(row.title.replace(victim, typo, 1)), make_filters(), limit=20)
+            tried += 1
+            found += row.id in hits.ids.tolist()
+    assert tried >= 20 and found == tried
