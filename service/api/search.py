@@ -156,20 +156,23 @@ def render_results(reads: ReadPool, outcome: SearchOutcome, *, explain: bool) ->
     marker = Highlighter(query_stems(outcome.parsed.terms), texts)
     results = []
     for ranked, card in shown:
+        title, title_words = marker.marked(card.title)
+        abstract, abstract_words = marker.marked(card.abstract)
         results.append(SearchResult(
             id=card.public_id, title=card.title, authors=card.authors, abstract=card.abstract,
             categories=card.all_categories(), venue=card.venue, track=card.track,
             year=card.display_year(), published=card.first_date(), links=card.links,
             twin=card.twin_public(), score=ranked.score,
-            highlights=Highlights(title=marker.mark(card.title), abstract=marker.mark(card.abstract)),
-            explain=_explain(ranked, card, marker) if explain else None,
+            highlights=Highlights(title=title, abstract=abstract),
+            explain=_explain(ranked, card, marker, title_words, abstract_words) if explain else None,
         ))
     return results
 
 
-def _explain(ranked: RankedPaper, paper: Card, marker: Highlighter) -> Explanation:
-    matched = {"title": marker.matched(paper.title), "abstract": marker.matched(paper.abstract)}
-    author_terms = [a for a in paper.authors if marker.matched(a)]
+def _explain(ranked: RankedPaper, paper: Card, marker: Highlighter, title_words: list[str],
+             abstract_words: list[str]) -> Explanation:
+    matched = {"title": title_words, "abstract": abstract_words}
+    author_terms = [a for a in paper.authors if marker.matches(a)]
     if author_terms:
         matched["authors"] = author_terms
     parts = []

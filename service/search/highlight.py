@@ -76,7 +76,7 @@ class Highlighter:
     escaped text in C, instead of a Python step per word."""
 
     def __init__(self, stems: frozenset[str], texts: Iterable[str]) -> None:
-        forms = frozenset()
+        forms: frozenset[str] = frozenset()
         if stems:
             # English stemming rewrites at most a word's last three letters (y→i, -ational→-ate,
             # dying→die), so only a word that starts like a stem minus those can stem to it (a
@@ -85,26 +85,30 @@ class Highlighter:
             candidates = [word for word in _distinct_words("\n".join(texts))
                           if not word.isascii() or word.lower().lstrip("_").startswith(starts)]
             forms = frozenset(word for word, term in _STEMS.of(candidates).items() if term in stems)
+        self._forms = forms
         self._pattern = _marking_pattern(forms) if forms else None
 
     def mark(self, text: str) -> str:
         """`text` HTML-escaped, its matching words in <mark>s."""
+        return self.marked(text)[0]
+
+    def marked(self, text: str) -> tuple[str, list[str]]:
+        """(`text` HTML-escaped with its matching words in <mark>s, the distinct words that
+        matched, lowercased, in order of appearance)."""
         escaped = html.escape(text)
         if self._pattern is None:
-            return escaped
+            return escaped, []
         pieces = self._pattern.split(escaped)  # between, word, between, ..., word, between
         if len(pieces) == 1:
-            return escaped
+            return escaped, []
         marked = [pieces[0]]
         for i in range(1, len(pieces), 2):
             marked += ("<mark>", pieces[i], "</mark>", pieces[i + 1])
-        return "".join(marked)
+        return "".join(marked), list(dict.fromkeys(word.lower() for word in pieces[1::2]))
 
-    def matched(self, text: str) -> list[str]:
-        """The distinct words of `text` that match, lowercased, in order of appearance."""
-        if self._pattern is None:
-            return []
-        return list(dict.fromkeys(word.lower() for word in self._pattern.findall(html.escape(text))))
+    def matches(self, text: str) -> bool:
+        """Whether any word of `text` matches."""
+        return not self._forms.isdisjoint(_distinct_words(text))
 
 
 def _distinct_words(text: str) -> set[str]:
@@ -124,5 +128,4 @@ def _marking_pattern(forms: frozenset[str]) -> re.Pattern:
 
 def highlight(text: str, stems: frozenset[str]) -> tuple[str, list[str]]:
     """(escaped text with <mark>s, the distinct words that matched) of one text."""
-    marker = Highlighter(stems, [text])
-    return marker.mark(text), marker.matched(text)
+    return Highlighter(stems, [text]).marked(text)

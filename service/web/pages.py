@@ -76,9 +76,18 @@ def search_page(
         status = 400 if error.code == "invalid_query" else 503
         return page(request, "search.html", status_code=status, q=q, translate=translate, error=error)
 
+    encoded = {k: urlencode({k: v}, doseq=True) for k, v in params.items() if v not in ("", [], None)}
+
     def url(**changes) -> str:
-        merged = {**params, **changes}
-        return "/search?" + urlencode({k: v for k, v in merged.items() if v not in ("", [], None)}, doseq=True)
+        """This page's URL with some parameters changed (None or empty: left out), in the order of
+        `params`; each unchanged parameter is encoded once, not once per link."""
+        parts = []
+        for name in {**params, **changes}:
+            if name not in changes:
+                parts.append(encoded.get(name, ""))
+            elif changes[name] not in ("", [], None):
+                parts.append(urlencode({name: changes[name]}, doseq=True))
+        return "/search?" + "&".join(part for part in parts if part)
 
     def facet_url(name: str, value: str) -> str:
         """Toggle a facet value. Values of a kind are alternatives, except years: filters hold a
