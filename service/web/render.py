@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
@@ -16,19 +17,28 @@ _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
 def math_html(escaped: str) -> Markup:
     """HTML-escaped text (possibly with <mark>s) with its `$...$` segments rendered as MathML.
     A segment that a highlight cut through, or that cannot be converted, stays as text."""
-    import latex2mathml.converter
+    if "$" not in escaped:
+        return Markup(escaped)
 
     def convert(match: re.Match) -> str:
         source = match.group(1) or match.group(2)
         if "<mark>" in source or "</mark>" in source:
             return match.group(0)
-        try:
-            return latex2mathml.converter.convert(html.unescape(source),
-                                                  display="block" if match.group(1) else "inline")
-        except Exception:  # noqa: BLE001 - any LaTeX the converter cannot read stays as text
-            return match.group(0)
+        return _mathml(source, bool(match.group(1))) or match.group(0)
 
     return Markup(_MATH.sub(convert, escaped))
+
+
+@lru_cache(maxsize=8192)
+def _mathml(escaped_source: str, block: bool) -> str | None:
+    """MathML of one escaped LaTeX segment (None when the converter cannot read it); a paper's
+    formulas are converted once, not on every page that shows them."""
+    import latex2mathml.converter
+
+    try:
+        return latex2mathml.converter.convert(html.unescape(escaped_source), display="block" if block else "inline")
+    except Exception:  # noqa: BLE001 - any LaTeX the converter cannot read stays as text
+        return None
 
 
 def text_with_math(text: str) -> Markup:
