@@ -78,9 +78,15 @@ _CONTROL_TABLE = {
     for code in (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x200B, 0xFEFF,
                  *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 }
+# _CONTROL_TABLE for ASCII as bytes.translate arguments: whitespace controls (what str.split
+# splits on) to spaces, the other controls deleted.
+_ASCII_WHITESPACE = bytes(code for code in range(0x80) if chr(code).isspace())
+_ASCII_CONTROLS = (
+    bytes.maketrans(_ASCII_WHITESPACE, b" " * len(_ASCII_WHITESPACE)),
+    bytes(code for code in (*range(0x20), 0x7F) if not chr(code).isspace()),
+)
+_SHORT_TEXT = 200
 _MATH_CANDIDATE = re.compile(r"[$\\]")
-# Plain ASCII without these has no LaTeX or math to convert and is already NFC.
-_LATEX_OR_MATH_MARK = re.compile(r"[$\\{]")
 _LATEX_CANDIDATE = re.compile(r"[{\\]")
 # (opener, pattern finding its closer or a backslash pair; group 1 marks the closer).
 _MATH_CLOSERS = [
@@ -93,9 +99,20 @@ _MATH_CLOSERS = [
 
 def clean_text(text: str) -> str:
     """Display text: controls dropped, whitespace collapsed, text-mode LaTeX to Unicode, NFC."""
-    if text.isascii() and not _LATEX_OR_MATH_MARK.search(text):
-        return _collapse_whitespace(_drop_controls(text))  # most author names: nothing to convert
+    if text.isascii() and "\\" not in text and "$" not in text and "{" not in text:
+        return _clean_plain_ascii(text)  # most names, titles and abstracts: nothing to convert
     return _clean_unicode_and_latex(text)
+
+
+def _clean_plain_ascii(text: str) -> str:
+    """`clean_text` for ASCII without LaTeX or math (already NFC). A short text is split into
+    words; a long one is scanned as bytes and split only when a run of spaces is left (abstracts
+    were much of an import's cost)."""
+    if len(text) < _SHORT_TEXT:
+        words = " ".join(text.split())
+        return words if words.isprintable() else " ".join(words.translate(_CONTROL_TABLE).split())
+    spaced = text.encode("ascii").translate(*_ASCII_CONTROLS).strip(b" ")
+    return (b" ".join(spaced.split()) if b"  " in spaced else spaced).decode("ascii")
 
 
 def _clean_unicode_and_latex(text: str) -> str:
@@ -132,7 +149,8 @@ def format_author(last: str, first: str = "", suffix: str = "") -> str:
 
     arXiv's parser splits hyphenated initials ("C. -P."); they are joined back ("C.-P.").
     """
-    first = _SPLIT_HYPHENATED_INITIAL.sub("-", first)
+    if "-" in first:
+        first = _SPLIT_HYPHENATED_INITIAL.sub("-", first)
     parts = (clean_text(part) for part in (first, last, suffix))
     return " ".join(part for part in parts if part)
 

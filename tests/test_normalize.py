@@ -263,6 +263,9 @@ def test_format_author_joins_hyphenated_initials_split_by_arxiv():
 
 
 @settings(max_examples=400, deadline=None, database=None)
-@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60))
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60)
+       | st.lists(st.sampled_from(["word", " ", "  ", "\n", "\t", "\x00", "\x1f", "\x7f", "\r\n", "-"]),
+                  min_size=60, max_size=400).map("".join))
 def test_plain_ascii_fast_path_gives_what_the_full_cleaning_gives(text: str) -> None:
+    """Short texts and long ones (abstracts: scanned as bytes) alike."""
     assert clean_text(text) == _clean_unicode_and_latex(text)

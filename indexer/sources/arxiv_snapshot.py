@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -18,6 +19,10 @@ from papersift.ids import arxiv_abs_url, arxiv_pdf_url, parse_arxiv_id
 from papersift.normalize import format_author, split_author_list
 
 SOURCE = "arxiv-snapshot"
+# How arXiv writes a version's date: "Mon, 2 Apr 2007 19:18:42 GMT".
+_ARXIV_DATE = re.compile(r"[A-Z][a-z]{2}, (\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT")
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
 
 
 def iter_snapshot(path: Path) -> Iterator[PaperRecord | Reject]:
@@ -125,6 +130,14 @@ def _versions(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _rfc2822(value: str) -> datetime | None:
+    """A version's date: arXiv's own form read directly (email.utils costs about 10 µs a date),
+    anything else as email.utils reads it."""
+    if (match := _ARXIV_DATE.fullmatch(value)) and match[2] in _MONTHS:
+        day, month, year, hour, minute, second = match.groups()
+        try:
+            return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+        except ValueError:
+            pass
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
