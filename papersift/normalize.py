@@ -86,6 +86,9 @@ _ASCII_CONTROLS = (
     bytes(code for code in (*range(0x20), 0x7F) if not chr(code).isspace()),
 )
 _SHORT_TEXT = 200
+# Plain ASCII to a name key in one bytes.translate: letters lowercased, controls other than
+# whitespace dropped (as clean_text drops them), everything else a space.
+_ASCII_LETTER_KEYS = bytes(code | 0x20 if chr(code).isalpha() else 0x20 for code in range(256))
 _MATH_CANDIDATE = re.compile(r"[$\\]")
 _LATEX_CANDIDATE = re.compile(r"[{\\]")
 # (opener, pattern finding its closer or a backslash pair; group 1 marks the closer).
@@ -133,6 +136,9 @@ def title_key(title: str) -> str:
 
 def name_key(name: str) -> str:
     """Author matching key: ASCII-folded, lowercase, non-letter runs as one space."""
+    if name.isascii() and "\\" not in name and "$" not in name and "{" not in name:
+        keyed = name.encode("ascii").translate(_ASCII_LETTER_KEYS, _ASCII_CONTROLS[1])
+        return b" ".join(keyed.split()).decode("ascii")
     return _NON_LETTER.sub(" ", ascii_fold(clean_text(name)).lower()).strip()
 
 

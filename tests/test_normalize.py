@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papersift.normalize import (
+    _NON_LETTER,
     _clean_unicode_and_latex,
+    ascii_fold,
     clean_text,
     format_author,
     name_key,
@@ -269,3 +271,10 @@ def test_format_author_joins_hyphenated_initials_split_by_arxiv():
 def test_plain_ascii_fast_path_gives_what_the_full_cleaning_gives(text: str) -> None:
     """Short texts and long ones (abstracts: scanned as bytes) alike."""
     assert clean_text(text) == _clean_unicode_and_latex(text)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
+def test_plain_ascii_name_keys_are_what_the_full_path_gives(name: str) -> None:
+    full = _NON_LETTER.sub(" ", ascii_fold(clean_text(name)).lower()).strip()
+    assert name_key(name) == full
