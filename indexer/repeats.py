@@ -6,11 +6,12 @@ snapshot of millions of records.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import Engine, text
 
-Row = dict[str, Any]
+T = TypeVar("T")
 
 
 class SeenKeys:
@@ -23,23 +24,24 @@ class SeenKeys:
         self._connection.execute(text("TRUNCATE import_seen_keys"))
         self._connection.commit()
 
-    def split(self, rows: list[Row]) -> tuple[list[Row], list[Row]]:
-        """(rows whose id is new to this run, rows repeating an id read before), each in reading order."""
-        first: dict[str, Row] = {}
-        repeats: list[Row] = []
-        for row in rows:
-            if row["public_id"] in first:
-                repeats.append(row)
+    def split(self, entries: list[T], key: Callable[[T], str]) -> tuple[list[T], list[T]]:
+        """(entries whose id is new to this run, entries repeating an id read before), each in
+        reading order."""
+        first: dict[str, T] = {}
+        repeats: list[T] = []
+        for entry in entries:
+            if key(entry) in first:
+                repeats.append(entry)
             else:
-                first[row["public_id"]] = row
+                first[key(entry)] = entry
         if not first:
             return [], repeats
         new = set(self._connection.execute(text(
             "INSERT INTO import_seen_keys SELECT unnest(CAST(:ids AS text[])) "
             "ON CONFLICT DO NOTHING RETURNING public_id"), {"ids": list(first)}).scalars())
         self._connection.commit()
-        earlier = [row for key, row in first.items() if key not in new]
-        return [row for key, row in first.items() if key in new], earlier + repeats
+        earlier = [entry for public_id, entry in first.items() if public_id not in new]
+        return [entry for public_id, entry in first.items() if public_id in new], earlier + repeats
 
     def close(self) -> None:
         """Drop the table (the connection goes back to the pool) and release the connection."""

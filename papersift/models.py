@@ -97,6 +97,9 @@ class Paper(Base):
 
     record_hash: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
+    # The input and mapping code the row came from (indexer/records.py): an import skips a record
+    # whose source hash is stored. Null for rows a harvester wrote.
+    source_hash: Mapped[str | None] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import orjson
 
 from indexer.files import iter_lines, printable_raw
-from indexer.records import PaperRecord, Reject, check_sizes
+from indexer.records import PaperRecord, RawRecord, Reject, check_sizes, iter_mapped, source_hash
 from indexer.sources.fields import BadField, list_field, text_field, valid_text
 from papersift.arxiv_schedule import listing_day
 from papersift.ids import arxiv_abs_url, arxiv_pdf_url, parse_arxiv_id
@@ -27,6 +28,12 @@ _MONTHS = {name: number for number, name in enumerate(
 
 def iter_snapshot(path: Path) -> Iterator[PaperRecord | Reject]:
     """Stream a snapshot file (plain or .gz) as records and rejects, in constant memory."""
+    return iter_mapped(iter_raw_snapshot(path))
+
+
+def iter_raw_snapshot(path: Path) -> Iterator[RawRecord | Reject]:
+    """Stream a snapshot file as raw records (each line's id and source hash; mapped when asked)
+    and rejects. A line without a usable id is mapped at once (into its reject)."""
     origin = str(path)
     for line_number, raw in iter_lines(path):
         locator = f"line {line_number}"
@@ -43,7 +50,17 @@ def iter_snapshot(path: Path) -> Iterator[PaperRecord | Reject]:
         if not isinstance(obj, dict):
             yield _reject(origin, locator, f"expected a JSON object, got {type(obj).__name__}", raw)
             continue
-        yield record_from_snapshot(obj, origin=origin, locator=locator, raw=raw)
+        arxiv_id = parse_arxiv_id(obj["id"]) if isinstance(obj.get("id"), str) else None
+        if arxiv_id is None:
+            yield record_from_snapshot(obj, origin=origin, locator=locator, raw=raw)
+        else:
+            mapper = functools.partial(record_from_line, origin=origin, locator=locator)
+            yield RawRecord(arxiv_id.public_id, source_hash(raw), raw, mapper)
+
+
+def record_from_line(raw: bytes, *, origin: str, locator: str) -> PaperRecord | Reject:
+    """Map one snapshot line that parses as a JSON object."""
+    return record_from_snapshot(orjson.loads(raw), origin=origin, locator=locator, raw=raw)
 
 
 def record_from_snapshot(
