@@ -1,5 +1,5 @@
-"""Papers rows in COPY's text format: the columns in order, and each row encoded once (in a
-mapping process, see indexer/mapping.py) into the line every later COPY of it sends.
+"""Papers rows in COPY's text format: the columns in order, and each row encoded once (by the
+importer's reader thread, as it maps the record) into the line every later COPY of it sends.
 
 Encoded here rather than by psycopg's per-value dumpers, which took over 100 µs a row (arrays,
 JSON); this takes about 25.

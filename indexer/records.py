@@ -107,8 +107,8 @@ class Reject:
 @dataclass(frozen=True, slots=True)
 class RawRecord:
     """A record as a file holds it, not yet mapped: its paper's id, its source hash, its bytes and
-    the function that maps them (module-level, so the record can go to a mapping process cheaply).
-    The importer maps it only when the stored paper's source hash differs."""
+    the function that maps them. The importer maps it only when the stored paper's source hash
+    differs."""
 
     public_id: str
     source_hash: str

@@ -54,8 +54,8 @@ def upsert_papers(connection: Connection,
                   records: Sequence[PaperRecord | dict[str, Any] | EncodedRow]) -> WriteCounts:
     """Insert new papers, update changed ones, leave identical ones untouched (one transaction).
 
-    Takes records, rows made by `PaperRecord.to_row`, or rows encoded already (the importer maps
-    and encodes them in other threads or processes).
+    Takes records, rows made by `PaperRecord.to_row`, or rows encoded already (the importer
+    encodes them in its reader thread).
     """
     rows = _dedupe([_encoded(record) for record in records])
     if not rows:
