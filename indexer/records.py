@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from papersift.normalize import clean_text, name_key, title_key
+from papersift.normalize import clean_text, name_keys, title_key
 
 # Limits a single record must respect; a larger field is a broken record, not a paper.
 MAX_TITLE_CHARS = 2_000
@@ -74,7 +74,7 @@ class PaperRecord:
             title_key=title_key(title),
             abstract=abstract,
             authors_text=", ".join(self.authors),
-            author_keys=[key for key in (name_key(name) for name in self.authors) if key],
+            author_keys=[key for key in name_keys(self.authors) if key],
             keywords_text="; ".join(self.keywords),
             tldr=clean_text(self.tldr) if self.tldr else None,
             content_hash=content_hash(title, abstract),
@@ -106,17 +106,15 @@ class Reject:
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """A record as a file holds it, not yet mapped: its paper's id, its source hash, its bytes and
-    the function that maps them. The importer maps it only when the stored paper's source hash
-    differs."""
+    """A record as a file holds it, not yet mapped: its paper's id, its source hash, and how to
+    map it. The importer maps it only when the stored paper's source hash differs."""
 
     public_id: str
     source_hash: str
-    raw: bytes
-    mapper: Callable[[bytes], PaperRecord | Reject]
+    mapper: Callable[[], PaperRecord | Reject]
 
     def mapped(self) -> PaperRecord | Reject:
-        return self.mapper(self.raw)
+        return self.mapper()
 
 
 def iter_mapped(items: Iterable[RawRecord | Reject]) -> Iterator[PaperRecord | Reject]:

@@ -89,6 +89,7 @@ _SHORT_TEXT = 200
 # Plain ASCII to a name key in one bytes.translate: letters lowercased, controls other than
 # whitespace dropped (as clean_text drops them), everything else a space.
 _ASCII_LETTER_KEYS = bytes(code | 0x20 if chr(code).isalpha() else 0x20 for code in range(256))
+_ASCII_LETTER_KEYS_BETWEEN_NULS = b"\x00" + _ASCII_LETTER_KEYS[1:]  # NUL kept: it separates names
 _MATH_CANDIDATE = re.compile(r"[$\\]")
 _LATEX_CANDIDATE = re.compile(r"[{\\]")
 # (opener, pattern finding its closer or a backslash pair; group 1 marks the closer).
@@ -102,9 +103,14 @@ _MATH_CLOSERS = [
 
 def clean_text(text: str) -> str:
     """Display text: controls dropped, whitespace collapsed, text-mode LaTeX to Unicode, NFC."""
-    if text.isascii() and "\\" not in text and "$" not in text and "{" not in text:
+    if _is_plain_ascii(text):
         return _clean_plain_ascii(text)  # most names, titles and abstracts: nothing to convert
     return _clean_unicode_and_latex(text)
+
+
+def _is_plain_ascii(text: str) -> bool:
+    """ASCII without LaTeX or math marks: cleaning it only drops controls and collapses spaces."""
+    return text.isascii() and "\\" not in text and "$" not in text and "{" not in text
 
 
 def _clean_plain_ascii(text: str) -> str:
@@ -136,10 +142,19 @@ def title_key(title: str) -> str:
 
 def name_key(name: str) -> str:
     """Author matching key: ASCII-folded, lowercase, non-letter runs as one space."""
-    if name.isascii() and "\\" not in name and "$" not in name and "{" not in name:
+    if _is_plain_ascii(name):
         keyed = name.encode("ascii").translate(_ASCII_LETTER_KEYS, _ASCII_CONTROLS[1])
         return b" ".join(keyed.split()).decode("ascii")
     return _NON_LETTER.sub(" ", ascii_fold(clean_text(name)).lower()).strip()
+
+
+def name_keys(names: list[str]) -> list[str]:
+    """`name_key` of each name; plain ASCII names are keyed together in one bytes.translate."""
+    joined = "\x00".join(names)
+    if not _is_plain_ascii(joined) or joined.count("\x00") != len(names) - 1:
+        return [name_key(name) for name in names]
+    keyed = joined.encode("ascii").translate(_ASCII_LETTER_KEYS_BETWEEN_NULS, _ASCII_CONTROLS[1][1:])
+    return [b" ".join(key.split()).decode("ascii") for key in keyed.split(b"\x00")]
 
 
 def ascii_fold(text: str) -> str:
@@ -157,6 +172,9 @@ def format_author(last: str, first: str = "", suffix: str = "") -> str:
     """
     if "-" in first:
         first = _SPLIT_HYPHENATED_INITIAL.sub("-", first)
+    joined = f"{first} {last} {suffix}"
+    if _is_plain_ascii(joined):  # most names: cleaned at once, as the parts cleaned one by one
+        return _clean_plain_ascii(joined)
     parts = (clean_text(part) for part in (first, last, suffix))
     return " ".join(part for part in parts if part)
 

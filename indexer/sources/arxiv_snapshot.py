@@ -50,17 +50,9 @@ def iter_raw_snapshot(path: Path) -> Iterator[RawRecord | Reject]:
         if not isinstance(obj, dict):
             yield _reject(origin, locator, f"expected a JSON object, got {type(obj).__name__}", raw)
             continue
+        mapper = functools.partial(record_from_snapshot, obj, origin=origin, locator=locator, raw=raw)
         arxiv_id = parse_arxiv_id(obj["id"]) if isinstance(obj.get("id"), str) else None
-        if arxiv_id is None:
-            yield record_from_snapshot(obj, origin=origin, locator=locator, raw=raw)
-        else:
-            mapper = functools.partial(record_from_line, origin=origin, locator=locator)
-            yield RawRecord(arxiv_id.public_id, source_hash(raw), raw, mapper)
-
-
-def record_from_line(raw: bytes, *, origin: str, locator: str) -> PaperRecord | Reject:
-    """Map one snapshot line that parses as a JSON object."""
-    return record_from_snapshot(orjson.loads(raw), origin=origin, locator=locator, raw=raw)
+        yield RawRecord(arxiv_id.public_id, source_hash(raw), mapper) if arxiv_id else mapper()
 
 
 def record_from_snapshot(
@@ -118,9 +110,15 @@ def _authors(obj: dict[str, Any]) -> list[str]:
     parsed = list_field(obj, "authors_parsed")
     names: list[str] = []
     for entry in parsed:
-        if not isinstance(entry, list) or not all(isinstance(part, str) for part in entry):
+        try:
+            joined = "".join(entry) if isinstance(entry, list) else None  # and every part a string
+        except TypeError:
+            joined = None
+        if joined is None:
             raise BadField("authors_parsed must be a list of [last, first, suffix] string lists")
-        parts = [valid_text(part, "authors_parsed") for part in entry[:3]]
+        parts = entry[:3]
+        if not joined.isascii() or "\x00" in joined:
+            parts = [valid_text(part, "authors_parsed") for part in parts]
         name = format_author(*parts)
         if name:
             names.append(name)

@@ -79,18 +79,10 @@ def iter_raw_list_file(path: Path) -> Iterator[RawRecord | Reject]:
         if not isinstance(item, dict):
             yield _reject(origin, locator, f"expected a JSON object, got {type(item).__name__}", _dump(item))
             continue
+        mapper = functools.partial(record_from_paperlist, item, venue_year=venue_year, origin=origin,
+                                   locator=locator)
         public_id, raw = _raw_identity(item, venue_year) if exact else (None, b"")
-        if public_id is None:
-            yield record_from_paperlist(item, venue_year=venue_year, origin=origin, locator=locator)
-        else:
-            mapper = functools.partial(record_from_json, venue_year=venue_year, origin=origin, locator=locator)
-            yield RawRecord(public_id, source_hash(raw, str(venue_year)), raw, mapper)
-
-
-def record_from_json(raw: bytes, *, venue_year: tuple[str, int] | None, origin: str,
-                     locator: str) -> PaperRecord | Reject:
-    """Map one list item given as its JSON text."""
-    return record_from_paperlist(orjson.loads(raw), venue_year=venue_year, origin=origin, locator=locator)
+        yield RawRecord(public_id, source_hash(raw, str(venue_year)), mapper) if public_id else mapper()
 
 
 def record_from_paperlist(
@@ -207,7 +199,7 @@ def _links(item: dict[str, Any], site: str | None, forum_id: str | None) -> dict
 def _parse_json(data: bytes) -> tuple[Any, bool]:
     """(the document, whether orjson read it). orjson first; for invalid UTF-8, the standard
     parser with the bad bytes kept as surrogates (the records holding them are then rejected one
-    by one, and mapped at once: orjson could not give their items back as they were)."""
+    by one, and mapped at once: orjson cannot write their items out to hash)."""
     try:
         return orjson.loads(data), True
     except orjson.JSONDecodeError as error:
