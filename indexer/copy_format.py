@@ -65,35 +65,37 @@ class EncodedRow(NamedTuple):
 
 def encode_row(row: dict[str, Any]) -> EncodedRow:
     """A row made by `PaperRecord.to_row`, encoded."""
-    line = "\t".join([encode(row[name]) for name, encode in _ENCODERS]) + "\n"
-    return EncodedRow(row["public_id"], row["record_hash"], row["source_hash"], line.encode())
+    values = [row[name] for name in _NAMES]
+    line = "\t".join(["\\N" if value is None else encode(value) for encode, value in zip(_ENCODERS, values)])
+    return EncodedRow(row["public_id"], row["record_hash"], row["source_hash"], (line + "\n").encode())
 
 
-def _text(value: str | None) -> str:
-    if value is None:
-        return "\\N"
+def _text(value: str) -> str:
     if "\\" in value or "\n" in value or "\t" in value or "\r" in value:
         return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
     return value
 
 
-def _array(values: list[str] | None) -> str:
-    if values is None:
-        return "\\N"
-    return _text("{" + ",".join(['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]) + "}")
+def _array(values: list[str]) -> str:
+    """An array literal, every element quoted; escaped all at once, between NULs (which no text
+    holds) that then become the separators."""
+    if not values:
+        return "{}"
+    joined = "\x00".join(values)
+    if "\\" in joined or '"' in joined:
+        joined = joined.replace("\\", "\\\\").replace('"', '\\"')
+    return _text('{"' + joined.replace("\x00", '","') + '"}')
 
 
 def _json(value: Any) -> str:
-    return "\\N" if value is None else _text(orjson.dumps(value).decode())
+    return _text(orjson.dumps(value).decode())
 
 
 def _scalar(value: Any) -> str:
-    if value is None:
-        return "\\N"
     if isinstance(value, bool):
         return "t" if value else "f"
     return str(value)  # integers; dates as YYYY-MM-DD
 
 
-_ENCODERS = [(name, {"text": _text, "text[]": _array, "jsonb": _json}.get(kind, _scalar))
-             for name, kind in PAPER_COLUMNS]
+_NAMES = [name for name, _ in PAPER_COLUMNS]
+_ENCODERS = [{"text": _text, "text[]": _array, "jsonb": _json}.get(kind, _scalar) for _, kind in PAPER_COLUMNS]
