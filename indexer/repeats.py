@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+import orjson
 from sqlalchemy import Engine, text
 
 T = TypeVar("T")
@@ -36,9 +37,9 @@ class SeenKeys:
                 first[key(entry)] = entry
         if not first:
             return [], repeats
-        new = set(self._connection.execute(text(
-            "INSERT INTO import_seen_keys SELECT unnest(CAST(:ids AS text[])) "
-            "ON CONFLICT DO NOTHING RETURNING public_id"), {"ids": list(first)}).scalars())
+        new = set(self._connection.execute(text(  # the ids as JSON: far cheaper to send than a list
+            "INSERT INTO import_seen_keys SELECT jsonb_array_elements_text(CAST(:ids AS jsonb)) "
+            "ON CONFLICT DO NOTHING RETURNING public_id"), {"ids": orjson.dumps(list(first)).decode()}).scalars())
         self._connection.commit()
         earlier = [entry for public_id, entry in first.items() if public_id not in new]
         return [entry for public_id, entry in first.items() if public_id in new], earlier + repeats

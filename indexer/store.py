@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
@@ -22,7 +23,9 @@ from papersift.models import Reject as RejectRow
 
 _UPDATES = ", ".join(f"{name} = EXCLUDED.{name}" for name, _ in PAPER_COLUMNS if name != "public_id")
 
-_STORED = "SELECT public_id, record_hash, source_hash FROM papers WHERE public_id = ANY(%s)"
+# Ids as one JSON array: psycopg turns a Python list into text[] at about 2 µs an id, JSON at 0.1.
+_STORED = ("SELECT public_id, record_hash, source_hash FROM papers "
+           "WHERE public_id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))")
 _CREATE_STAGING = (
     f"CREATE TEMP TABLE IF NOT EXISTS papers_staging ON COMMIT DELETE ROWS AS "
     f"SELECT {COLUMN_LIST} FROM papers WITH NO DATA"
@@ -87,7 +90,7 @@ def upsert_papers(connection: Connection,
 
 def stored_hashes(cursor: psycopg.Cursor, public_ids: list[str]) -> dict[str, tuple[str, str | None]]:
     """{public id: (record hash, source hash)} of the stored papers among `public_ids`."""
-    cursor.execute(_STORED, (public_ids,))
+    cursor.execute(_STORED, (orjson.dumps(public_ids).decode(),))
     return {public_id: (record, source) for public_id, record, source in cursor.fetchall()}
 
 

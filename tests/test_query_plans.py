@@ -135,7 +135,7 @@ def test_a_paper_by_public_id_and_the_importers_lookups_read_the_public_id_key(e
     by_public_id = [indexes for statement, indexes, _ in plans if "papers.public_id =" in statement]
     assert len(by_public_id) == 2 and all("uq_papers_public_id" in indexes for indexes in by_public_id)
     assert all(not scans for _, _, scans in plans)
-    assert index_use(engine, _STORED, ([arxiv_id, venue_id],)) == ({"uq_papers_public_id"}, False)
+    assert index_use(engine, _STORED, (f'["{arxiv_id}", "{venue_id}"]',)) == ({"uq_papers_public_id"}, False)
 
 
 def test_twins_are_found_by_id_and_stale_links_through_the_twin_index(engine):
