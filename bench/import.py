@@ -1,6 +1,6 @@
 """Import all of ../shared/data into an empty database, then again, and print records/s per source.
 
-    .venv/bin/python bench/import.py [--keep] [--writers 1 --writers 2]
+    .venv/bin/python bench/import.py [--keep] [--writers 1 --writers 2] [--processes N]
 
 Starts a throw-away embedded PostgreSQL in a temporary data directory (stopped and removed at the
 end unless --keep). Per source, in the same run:
@@ -34,6 +34,7 @@ from sqlalchemy import text  # noqa: E402
 
 from indexer.copy_format import COLUMN_LIST  # noqa: E402
 from indexer.ingest import ImportSummary, run_import  # noqa: E402
+from indexer.mapping import DEFAULT_PROCESSES  # noqa: E402
 from indexer.sources.arxiv_snapshot import iter_raw_snapshot, iter_snapshot  # noqa: E402
 from indexer.sources.paperlists import iter_paperlists, iter_raw_paperlists  # noqa: E402
 from papersift import embedded_pg  # noqa: E402
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--writers", type=int, action="append",
                         help="concurrent writer connections (repeat to compare; default 2)")
+    parser.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
+                        help=f"mapping processes (0: map in the importing process; default {DEFAULT_PROCESSES})")
     args = parser.parse_args()
 
     shared = Settings().shared_data
@@ -83,7 +86,7 @@ def main() -> None:
                 cpu = postgres_cpu_seconds(settings.pgdata_dir)
                 runs[name][round_] = run_import(engine, source=name, target=f"{name} ({writers} writers)",
                                                 items=read_raw(), batch_size=args.batch_size,
-                                                writers=writers)
+                                                writers=writers, processes=args.processes)
                 postgres_cpu[name, round_] = postgres_cpu_seconds(settings.pgdata_dir) - cpu
         for name, (_, _, stored_as) in sources.items():
             cpu = postgres_cpu_seconds(settings.pgdata_dir)
@@ -92,7 +95,8 @@ def main() -> None:
             postgres_cpu[name, "first"] /= runs[name]["first"].counts.read
             results.append((name, writers, runs[name]["first"], runs[name]["second"], copy_rate))
 
-    print(f"\nimport of ../shared/data into an empty database, then again (batch {args.batch_size:,})\n")
+    print(f"\nimport of ../shared/data into an empty database, then again (batch {args.batch_size:,}, "
+          f"{args.processes} mapping processes)\n")
     print(f"{'source':<16}{'writers':>8}{'records':>9}{'first rec/s':>13}{'plain COPY':>12}{'ratio':>7}"
           f"{'second rec/s':>14}{'unchanged':>11}{'parse-only':>12}{'pg us/rec':>11}{'COPY pg':>9}  floors")
     for name, writers, first, second, copy_rate in results:

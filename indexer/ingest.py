@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine
 
-from indexer.copy_format import EncodedRow, encode_row
+from indexer.copy_format import EncodedRow
+from indexer.mapping import DEFAULT_PROCESSES, Mappers, encode_items
 from indexer.records import PaperRecord, RawRecord, Reject
 from indexer.repeats import SeenKeys
 from indexer.runs import (
@@ -81,6 +82,7 @@ def run_import(
     batch_size: int = 2000,
     on_batch: Callable[[int], None] | None = None,
     writers: int = 2,
+    processes: int = DEFAULT_PROCESSES,
 ) -> ImportSummary:
     """Write `items` in batches; resume an interrupted run of the same source and target.
 
@@ -97,17 +99,19 @@ def run_import(
         skip = int(cursor.get("items", 0))
         mark_interrupted(engine, previous_id, resumed_by=run_id)
         logger.info("resuming run %s of %s after %s items", previous_id, target, skip)
+    mappers = Mappers(processes)  # before any thread starts (see Mappers)
     stream = iter(items)
     skipped = sum(1 for _ in itertools.islice(stream, skip))
     counts.cursor = {"items": skipped}
     seen = SeenKeys(engine)
     try:
-        _write_in_order(engine, run_id, _prepared_batches(engine, stream, batch_size, seen), counts,
+        _write_in_order(engine, run_id, _prepared_batches(engine, stream, batch_size, seen, mappers), counts,
                         writers=writers, on_batch=on_batch)
     except BaseException as error:
         finish_run(engine, run_id, counts, error=f"{type(error).__name__}: {error}")
         raise
     finally:
+        mappers.close()
         seen.close()
     finish_run(engine, run_id, counts)
     return ImportSummary(
@@ -219,19 +223,19 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
     return batch.size
 
 
-def _prepared_batches(engine: Engine, items: Iterator[Item], size: int, seen: SeenKeys) -> Iterator[_Batch]:
-    """Read, map, normalize and encode in a background thread while the caller writes earlier
-    batches (PostgreSQL works on the other core meanwhile), then set apart repeated ids in reading
-    order. Errors in the reader surface here."""
-    ready: queue.Queue[tuple[list[EncodedRow | RawRecord], list[Reject]] | BaseException | None] = \
-        queue.Queue(maxsize=2)
+def _prepared_batches(engine: Engine, items: Iterator[Item], size: int, seen: SeenKeys,
+                      mappers: Mappers) -> Iterator[_Batch]:
+    """Read in a background thread and map, normalize and encode in `mappers` while the caller
+    writes earlier batches; then set apart repeated ids in reading order. A raw record whose source
+    hash is stored is not mapped. Errors in the reader or a mapper surface here."""
+    ready: queue.Queue[_Chunk | BaseException | None] = queue.Queue(maxsize=3)
     stop = threading.Event()
 
     def read() -> None:
         try:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 while not stop.is_set() and (chunk := list(itertools.islice(items, size))):
-                    ready.put(_encode_chunk(connection, chunk))
+                    ready.put(_Chunk.start(connection, chunk, mappers))
             ready.put(None)
         except BaseException as error:  # handed to the writer thread, which re-raises it
             ready.put(error)
@@ -242,13 +246,13 @@ def _prepared_batches(engine: Engine, items: Iterator[Item], size: int, seen: Se
         while (chunk := ready.get()) is not None:
             if isinstance(chunk, BaseException):
                 raise chunk
-            entries, rejects = chunk
+            entries, rejects = chunk.result()
             first, repeats = seen.split(entries, key=lambda entry: entry.public_id)
             batch = _Batch([entry for entry in first if isinstance(entry, EncodedRow)], [], rejects)
             batch.unchanged = len(first) - len(batch.rows)
             for entry in repeats:  # an unchanged record read again is still written after the earlier copy
                 if isinstance(entry, RawRecord):
-                    entry = _encode(entry)
+                    (entry,) = encode_items([entry])
                 (batch.rejects if isinstance(entry, Reject) else batch.repeats).append(entry)
             yield batch
     finally:
@@ -260,25 +264,36 @@ def _prepared_batches(engine: Engine, items: Iterator[Item], size: int, seen: Se
                 pass
 
 
-def _encode_chunk(connection: Connection, items: list[Item]) -> tuple[list[EncodedRow | RawRecord], list[Reject]]:
-    """(encoded rows and unchanged raw records, in reading order; rejects). The stored source
-    hashes of the raw records are read in one query; an unchanged one is not mapped."""
-    raw_ids = [item.public_id for item in items if isinstance(item, RawRecord)]
-    stored = stored_source_hashes(connection, raw_ids) if raw_ids else {}
-    entries: list[EncodedRow | RawRecord] = []
-    rejects: list[Reject] = []
-    for item in items:
-        if isinstance(item, RawRecord) and stored.get(item.public_id) == item.source_hash:
-            entries.append(item)
-            continue
-        entry = item if isinstance(item, Reject) else _encode(item)
-        (rejects if isinstance(entry, Reject) else entries).append(entry)
-    return entries, rejects
+@dataclass
+class _Chunk:
+    """Items read, being mapped: in reading order, each unchanged raw record (not mapped) or
+    source reject as it is, None for an item being mapped; and the mapping of those."""
 
+    layout: list[RawRecord | Reject | None]
+    mapped: Future[list[EncodedRow | Reject]]
 
-def _encode(item: PaperRecord | RawRecord) -> EncodedRow | Reject:
-    """A record mapped (a raw record), normalized and encoded; or its reject."""
-    mapped = item.mapped() if isinstance(item, RawRecord) else item
-    if isinstance(mapped, Reject):
-        return mapped
-    return encode_row(mapped.to_row(source_hash=item.source_hash if isinstance(item, RawRecord) else None))
+    @classmethod
+    def start(cls, connection: Connection, items: list[Item], mappers: Mappers) -> _Chunk:
+        """Read the stored source hashes of the raw records (one query), send the others to map."""
+        raw_ids = [item.public_id for item in items if isinstance(item, RawRecord)]
+        stored = stored_source_hashes(connection, raw_ids) if raw_ids else {}
+        layout: list[RawRecord | Reject | None] = []
+        to_map: list[PaperRecord | RawRecord] = []
+        for item in items:
+            if isinstance(item, Reject) or (isinstance(item, RawRecord)
+                                            and stored.get(item.public_id) == item.source_hash):
+                layout.append(item)
+            else:
+                layout.append(None)
+                to_map.append(item)
+        return cls(layout, mappers.submit(to_map))
+
+    def result(self) -> tuple[list[EncodedRow | RawRecord], list[Reject]]:
+        """(rows and unchanged raw records, in reading order; rejects), once mapped."""
+        mapped = iter(self.mapped.result())
+        entries: list[EncodedRow | RawRecord] = []
+        rejects: list[Reject] = []
+        for item in self.layout:
+            entry = next(mapped) if item is None else item
+            (rejects if isinstance(entry, Reject) else entries).append(entry)
+        return entries, rejects

@@ -85,7 +85,7 @@ def test_a_second_import_maps_no_record_whose_source_hash_is_stored(engine, shar
             return inner(raw)
         return dataclasses.replace(item, mapper=mapper)
 
-    again = run_import(engine, source=SOURCE, target="sample", batch_size=50,
+    again = run_import(engine, source=SOURCE, target="sample", batch_size=50, processes=0,  # the watch in view
                        items=(watched(item) for item in iter_raw_snapshot(sample)))
 
     assert (again.counts.read, again.counts.unchanged, again.counts.inserted, again.counts.updated) == (200, 200, 0, 0)

@@ -50,9 +50,17 @@ def iter_raw_snapshot(path: Path) -> Iterator[RawRecord | Reject]:
         if not isinstance(obj, dict):
             yield _reject(origin, locator, f"expected a JSON object, got {type(obj).__name__}", raw)
             continue
-        mapper = functools.partial(record_from_snapshot, obj, origin=origin, locator=locator, raw=raw)
         arxiv_id = parse_arxiv_id(obj["id"]) if isinstance(obj.get("id"), str) else None
-        yield RawRecord(arxiv_id.public_id, source_hash(raw), mapper) if arxiv_id else mapper()
+        if arxiv_id is None:
+            yield record_from_snapshot(obj, origin=origin, locator=locator, raw=raw)
+        else:  # mapped from the line (cheap to hand to a mapping process), parsed again there
+            mapper = functools.partial(record_from_line, raw, origin=origin, locator=locator)
+            yield RawRecord(arxiv_id.public_id, source_hash(raw), mapper)
+
+
+def record_from_line(raw: bytes, *, origin: str, locator: str) -> PaperRecord | Reject:
+    """Map one snapshot line that holds a JSON object."""
+    return record_from_snapshot(orjson.loads(raw), origin=origin, locator=locator, raw=raw)
 
 
 def record_from_snapshot(

@@ -79,10 +79,18 @@ def iter_raw_list_file(path: Path) -> Iterator[RawRecord | Reject]:
         if not isinstance(item, dict):
             yield _reject(origin, locator, f"expected a JSON object, got {type(item).__name__}", _dump(item))
             continue
-        mapper = functools.partial(record_from_paperlist, item, venue_year=venue_year, origin=origin,
-                                   locator=locator)
         public_id, raw = _raw_identity(item, venue_year) if exact else (None, b"")
-        yield RawRecord(public_id, source_hash(raw, str(venue_year)), mapper) if public_id else mapper()
+        if public_id is None:
+            yield record_from_paperlist(item, venue_year=venue_year, origin=origin, locator=locator)
+        else:  # mapped from its JSON (cheap to hand to a mapping process), parsed again there
+            mapper = functools.partial(record_from_json, raw, venue_year=venue_year, origin=origin, locator=locator)
+            yield RawRecord(public_id, source_hash(raw, str(venue_year)), mapper)
+
+
+def record_from_json(raw: bytes, *, venue_year: tuple[str, int] | None, origin: str,
+                     locator: str) -> PaperRecord | Reject:
+    """Map one list item given as the JSON orjson wrote of it."""
+    return record_from_paperlist(orjson.loads(raw), venue_year=venue_year, origin=origin, locator=locator)
 
 
 def record_from_paperlist(
