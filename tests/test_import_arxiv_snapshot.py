@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select, text
 
 from indexer.ingest import run_import
 from indexer.records import RawRecord
+from indexer.records import Reject as RecordReject
 from indexer.sources.arxiv_snapshot import SOURCE, iter_raw_snapshot, iter_snapshot
 from papersift.models import IngestRun, Paper, Reject
 
@@ -115,6 +116,22 @@ def test_after_the_mapping_changes_records_are_mapped_again_and_only_their_sourc
     assert cli("import", "arxiv-snapshot", sample).exit_code == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT xmin::text FROM papers ORDER BY id")).scalars().all() == versions
+
+
+def test_a_raw_records_id_read_from_its_line_is_the_id_its_mapping_gives(tmp_path, shared_data):
+    lines = (shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl").read_text().splitlines()
+    last_id = json.loads(lines[0])
+    last_id = json.dumps({**{k: v for k, v in last_id.items() if k != "id"}, "id": "0704.0001"})
+    path = _write_lines(tmp_path / "mixed.jsonl", [*lines, last_id, '{"id": "0704.0003", "title": "broken'])
+
+    items = list(iter_raw_snapshot(path))
+
+    raw = [item for item in items if isinstance(item, RawRecord)]
+    assert len(raw) == 201  # the 200 sample lines and the broken one: their ids lead
+    assert all(item.mapped().public_id == item.public_id for item in raw[:200])
+    assert items[200].public_id == "arxiv:0704.0001"  # an id not first: parsed, mapped at once
+    broken = raw[200].mapped()
+    assert isinstance(broken, RecordReject) and broken.reason.startswith("not valid JSON")
 
 
 def test_changed_record_updates_in_place(tmp_path, cli, engine, shared_data):

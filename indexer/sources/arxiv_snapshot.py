@@ -20,6 +20,9 @@ from papersift.ids import arxiv_abs_url, arxiv_pdf_url, parse_arxiv_id
 from papersift.normalize import format_author, split_author_list
 
 SOURCE = "arxiv-snapshot"
+# The snapshot writes each record's id first: read without parsing the line (an unchanged record
+# is never parsed). A record that does not start so is parsed to find its id.
+_LEADING_ID = re.compile(rb'\{\s*"id"\s*:\s*"([0-9A-Za-z./-]{1,64})"')
 # How arXiv writes a version's date: "Mon, 2 Apr 2007 19:18:42 GMT".
 _ARXIV_DATE = re.compile(r"[A-Z][a-z]{2}, (\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT")
 _MONTHS = {name: number for number, name in enumerate(
@@ -32,35 +35,34 @@ def iter_snapshot(path: Path) -> Iterator[PaperRecord | Reject]:
 
 
 def iter_raw_snapshot(path: Path) -> Iterator[RawRecord | Reject]:
-    """Stream a snapshot file as raw records (each line's id and source hash; mapped when asked)
-    and rejects. A line without a usable id is mapped at once (into its reject)."""
+    """Stream a snapshot file as raw records (each line's id, read without parsing the line, and
+    its source hash; mapped when asked) and rejects. A line whose id is not read so is mapped at
+    once (into its record or reject)."""
     origin = str(path)
     for line_number, raw in iter_lines(path):
         locator = f"line {line_number}"
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            yield _reject(origin, locator, f"invalid UTF-8 at byte {error.start}", raw)
-            continue
-        try:
-            obj = orjson.loads(text)
-        except orjson.JSONDecodeError as error:
-            yield _reject(origin, locator, f"not valid JSON: {error}", raw)
-            continue
-        if not isinstance(obj, dict):
-            yield _reject(origin, locator, f"expected a JSON object, got {type(obj).__name__}", raw)
-            continue
-        arxiv_id = parse_arxiv_id(obj["id"]) if isinstance(obj.get("id"), str) else None
+        leading = _LEADING_ID.match(raw)
+        arxiv_id = parse_arxiv_id(leading[1].decode("ascii")) if leading else None
         if arxiv_id is None:
-            yield record_from_snapshot(obj, origin=origin, locator=locator, raw=raw)
-        else:  # mapped from the line (cheap to hand to a mapping process), parsed again there
+            yield record_from_line(raw, origin=origin, locator=locator)
+        else:  # the line is handed over (cheap to pickle for a mapping process) and parsed there
             mapper = functools.partial(record_from_line, raw, origin=origin, locator=locator)
             yield RawRecord(arxiv_id.public_id, source_hash(raw), mapper)
 
 
 def record_from_line(raw: bytes, *, origin: str, locator: str) -> PaperRecord | Reject:
-    """Map one snapshot line that holds a JSON object."""
-    return record_from_snapshot(orjson.loads(raw), origin=origin, locator=locator, raw=raw)
+    """Map one snapshot line: a JSON object in UTF-8."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _reject(origin, locator, f"invalid UTF-8 at byte {error.start}", raw)
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        return _reject(origin, locator, f"not valid JSON: {error}", raw)
+    if not isinstance(obj, dict):
+        return _reject(origin, locator, f"expected a JSON object, got {type(obj).__name__}", raw)
+    return record_from_snapshot(obj, origin=origin, locator=locator, raw=raw)
 
 
 def record_from_snapshot(
