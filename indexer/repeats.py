@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import orjson
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 T = TypeVar("T")
 
@@ -45,7 +46,14 @@ class SeenKeys:
         return [entry for public_id, entry in first.items() if public_id in new], earlier + repeats
 
     def close(self) -> None:
-        """Drop the table (the connection goes back to the pool) and release the connection."""
-        self._connection.execute(text("DROP TABLE IF EXISTS import_seen_keys"))
-        self._connection.commit()
-        self._connection.close()
+        """Drop the table (the connection goes back to the pool) and release the connection. A
+        connection that Ctrl-C broke off mid-statement is discarded instead: its session, table
+        included, ends with it, and the interrupt is not hidden behind a failing DROP."""
+        try:
+            self._connection.rollback()
+            self._connection.execute(text("DROP TABLE IF EXISTS import_seen_keys"))
+            self._connection.commit()
+        except SQLAlchemyError:
+            self._connection.invalidate()
+        finally:
+            self._connection.close()

@@ -8,10 +8,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from indexer.ingest import run_import
 from indexer.records import PaperRecord
+from indexer.repeats import SeenKeys
 from indexer.sources.arxiv_snapshot import SOURCE, iter_snapshot
 from indexer.store import upsert_papers
 from papersift.models import IngestRun, Paper
@@ -88,3 +89,17 @@ def test_papers_another_writer_adds_meanwhile_are_upserted_not_refused(engine, s
     stored = _stored(engine)
     assert len(stored) == 20
     assert stored[rows[3]["public_id"]] != "Another writer's title"
+
+
+def test_a_run_broken_off_mid_statement_releases_its_repeat_check_quietly(engine):
+    """Ctrl-C inside a statement of the run's repeat check (an interrupt invalidates the
+    connection's transaction) must surface as the interrupt, not as a failing clean-up."""
+    seen = SeenKeys(engine)
+    assert seen.split([{"public_id": "a"}], key=lambda row: row["public_id"]) == ([{"public_id": "a"}], [])
+    seen._connection.execute(text("SELECT 1"))
+    seen._connection.invalidate()  # what SQLAlchemy does when a BaseException interrupts the driver
+
+    seen.close()
+
+    with engine.connect() as connection:  # no pooled connection keeps the run's table
+        assert connection.execute(text("SELECT to_regclass('import_seen_keys')")).scalar() is None
