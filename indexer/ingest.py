@@ -3,9 +3,10 @@
 A crash keeps every finished batch and a correct cursor; the next run of the same source and target
 skips what the interrupted run already committed and finishes the job without duplicates.
 
-Two batches are written at once on two connections (PostgreSQL computes each row's full-text
-vector in the backend that inserts it, so one connection keeps only one core busy), but they
-commit in batch order: the cursor is always the end of a committed prefix.
+A raw record whose source hash is the stored paper's is counted unchanged without being mapped
+or written (one query per batch reads the stored hashes), so re-importing a file costs little
+more than reading it. Two batches are written at once on two connections, but they commit in
+batch order: the cursor is always the end of a committed prefix.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from indexer.records import PaperRecord, Reject
+from indexer.copy_format import EncodedRow
+from indexer.mapping import DEFAULT_PROCESSES, Mappers, encode_items
+from indexer.records import PaperRecord, RawRecord, Reject
 from indexer.repeats import SeenKeys
 from indexer.runs import (
     RunCounts,
@@ -33,11 +35,11 @@ from indexer.runs import (
     record_batch,
     start_run,
 )
-from indexer.store import store_rejects, upsert_papers
+from indexer.store import store_rejects, stored_source_hashes, upsert_papers
 
 logger = logging.getLogger(__name__)
 
-Item = PaperRecord | Reject
+Item = PaperRecord | RawRecord | Reject
 DUPLICATE_IDS_SHOWN = 5
 
 
@@ -80,11 +82,13 @@ def run_import(
     batch_size: int = 2000,
     on_batch: Callable[[int], None] | None = None,
     writers: int = 2,
+    processes: int = DEFAULT_PROCESSES,
 ) -> ImportSummary:
     """Write `items` in batches; resume an interrupted run of the same source and target.
 
     A record whose id was read before in this run counts as a duplicate (the last one read is
-    stored); a resumed run knows only the ids it read itself."""
+    stored); a resumed run knows only the ids it read itself. A raw record whose source hash is
+    stored already counts as unchanged without being mapped."""
     started = time.perf_counter()
     previous = interrupted_run(engine, source=source, target=target)
     run_id = start_run(engine, source=source, target=target)
@@ -95,17 +99,19 @@ def run_import(
         skip = int(cursor.get("items", 0))
         mark_interrupted(engine, previous_id, resumed_by=run_id)
         logger.info("resuming run %s of %s after %s items", previous_id, target, skip)
+    mappers = Mappers(processes)  # before any thread starts (see Mappers)
     stream = iter(items)
     skipped = sum(1 for _ in itertools.islice(stream, skip))
     counts.cursor = {"items": skipped}
     seen = SeenKeys(engine)
     try:
-        _write_in_order(engine, run_id, _prepared_batches(stream, batch_size, seen), counts,
+        _write_in_order(engine, run_id, _prepared_batches(engine, stream, batch_size, seen, mappers), counts,
                         writers=writers, on_batch=on_batch)
     except BaseException as error:
         finish_run(engine, run_id, counts, error=f"{type(error).__name__}: {error}")
         raise
     finally:
+        mappers.close()
         seen.close()
     finish_run(engine, run_id, counts)
     return ImportSummary(
@@ -120,15 +126,16 @@ def run_import(
 @dataclass
 class _Batch:
     """A batch ready to write: papers-table rows (already normalized) with ids new to the run,
-    rows repeating an id read before, and rejects."""
+    rows repeating an id read before, rejects, and how many records were unchanged (not mapped)."""
 
-    rows: list[dict[str, Any]]
-    repeats: list[dict[str, Any]]
+    rows: list[EncodedRow]
+    repeats: list[EncodedRow]
     rejects: list[Reject]
+    unchanged: int = 0
 
     @property
     def size(self) -> int:
-        return len(self.rows) + len(self.repeats) + len(self.rejects)
+        return len(self.rows) + len(self.repeats) + len(self.rejects) + self.unchanged
 
 
 class _Abandoned(Exception):
@@ -166,7 +173,7 @@ def _write_in_order(engine: Engine, run_id: int, batches: Iterator[_Batch], coun
     # batch failed) or commit (the reader failed), so the counts are final when the run is closed.
     with ThreadPoolExecutor(max_workers=max(1, writers), thread_name_prefix="import-writer") as pool:
         for batch in batches:
-            ids = ({row["public_id"] for row in batch.rows + batch.repeats}
+            ids = ({row.public_id for row in batch.rows + batch.repeats}
                    | {reject.key for reject in batch.rejects})
             while in_flight and (len(in_flight) >= writers or any(ids & shared for _, shared in in_flight)):
                 settle_oldest()
@@ -194,10 +201,10 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
                 read=counts.read + batch.size,
                 inserted=counts.inserted + written.inserted,
                 updated=counts.updated + written.updated,
-                unchanged=counts.unchanged + written.unchanged,
+                unchanged=counts.unchanged + written.unchanged + batch.unchanged,
                 duplicate=counts.duplicate + len(batch.repeats),
                 duplicate_ids=(counts.duplicate_ids
-                               + [row["public_id"] for row in batch.repeats])[:DUPLICATE_IDS_SHOWN],
+                               + [row.public_id for row in batch.repeats])[:DUPLICATE_IDS_SHOWN],
                 rejected=counts.rejected + len(batch.rejects),
                 cursor={"items": counts.cursor.get("items", 0) + batch.size},
             )
@@ -208,26 +215,27 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
         turn.done.set()
     logger.info(
         "batch: %d records, %d rejects (inserted %d, updated %d, unchanged %d)",
-        len(batch.rows), len(batch.rejects), written.inserted, written.updated, written.unchanged,
+        batch.size - len(batch.rejects), len(batch.rejects), written.inserted, written.updated,
+        written.unchanged + batch.unchanged,
     )
     for reject in batch.rejects:
         logger.debug("rejected %s %s: %s", reject.origin, reject.locator, reject.reason)
     return batch.size
 
 
-def _prepared_batches(items: Iterator[Item], size: int, seen: SeenKeys) -> Iterator[_Batch]:
-    """Read, map and normalize in a background thread while the caller writes the previous batch
-    (PostgreSQL works on the other core meanwhile), then set apart repeated ids in reading order.
-    Errors in the reader surface here."""
-    ready: queue.Queue[_Batch | BaseException | None] = queue.Queue(maxsize=2)
+def _prepared_batches(engine: Engine, items: Iterator[Item], size: int, seen: SeenKeys,
+                      mappers: Mappers) -> Iterator[_Batch]:
+    """Read in a background thread and map, normalize and encode in `mappers` while the caller
+    writes earlier batches; then set apart repeated ids in reading order. A raw record whose source
+    hash is stored is not mapped. Errors in the reader or a mapper surface here."""
+    ready: queue.Queue[_Chunk | BaseException | None] = queue.Queue(maxsize=3)
     stop = threading.Event()
 
     def read() -> None:
         try:
-            while not stop.is_set() and (chunk := list(itertools.islice(items, size))):
-                rows = [item.to_row() for item in chunk if isinstance(item, PaperRecord)]
-                rejects = [item for item in chunk if isinstance(item, Reject)]
-                ready.put(_Batch(rows, [], rejects))
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                while not stop.is_set() and (chunk := list(itertools.islice(items, size))):
+                    ready.put(_Chunk.start(connection, chunk, mappers))
             ready.put(None)
         except BaseException as error:  # handed to the writer thread, which re-raises it
             ready.put(error)
@@ -235,10 +243,17 @@ def _prepared_batches(items: Iterator[Item], size: int, seen: SeenKeys) -> Itera
     reader = threading.Thread(target=read, name="import-reader", daemon=True)
     reader.start()
     try:
-        while (batch := ready.get()) is not None:
-            if isinstance(batch, BaseException):
-                raise batch
-            batch.rows, batch.repeats = seen.split(batch.rows)
+        while (chunk := ready.get()) is not None:
+            if isinstance(chunk, BaseException):
+                raise chunk
+            entries, rejects = chunk.result()
+            first, repeats = seen.split(entries, key=lambda entry: entry.public_id)
+            batch = _Batch([entry for entry in first if isinstance(entry, EncodedRow)], [], rejects)
+            batch.unchanged = len(first) - len(batch.rows)
+            for entry in repeats:  # an unchanged record read again is still written after the earlier copy
+                if isinstance(entry, RawRecord):
+                    (entry,) = encode_items([entry])
+                (batch.rejects if isinstance(entry, Reject) else batch.repeats).append(entry)
             yield batch
     finally:
         stop.set()
@@ -247,3 +262,38 @@ def _prepared_batches(items: Iterator[Item], size: int, seen: SeenKeys) -> Itera
                 ready.get(timeout=0.1)
             except queue.Empty:
                 pass
+
+
+@dataclass
+class _Chunk:
+    """Items read, being mapped: in reading order, each unchanged raw record (not mapped) or
+    source reject as it is, None for an item being mapped; and the mapping of those."""
+
+    layout: list[RawRecord | Reject | None]
+    mapped: Future[list[EncodedRow | Reject]]
+
+    @classmethod
+    def start(cls, connection: Connection, items: list[Item], mappers: Mappers) -> _Chunk:
+        """Read the stored source hashes of the raw records (one query), send the others to map."""
+        raw_ids = [item.public_id for item in items if isinstance(item, RawRecord)]
+        stored = stored_source_hashes(connection, raw_ids) if raw_ids else {}
+        layout: list[RawRecord | Reject | None] = []
+        to_map: list[PaperRecord | RawRecord] = []
+        for item in items:
+            if isinstance(item, Reject) or (isinstance(item, RawRecord)
+                                            and stored.get(item.public_id) == item.source_hash):
+                layout.append(item)
+            else:
+                layout.append(None)
+                to_map.append(item)
+        return cls(layout, mappers.submit(to_map))
+
+    def result(self) -> tuple[list[EncodedRow | RawRecord], list[Reject]]:
+        """(rows and unchanged raw records, in reading order; rejects), once mapped."""
+        mapped = iter(self.mapped.result())
+        entries: list[EncodedRow | RawRecord] = []
+        rejects: list[Reject] = []
+        for item in self.layout:
+            entry = next(mapped) if item is None else item
+            (rejects if isinstance(entry, Reject) else entries).append(entry)
+        return entries, rejects

@@ -143,9 +143,9 @@ def import_arxiv_snapshot(
     file: Annotated[Path, typer.Argument(help="JSON lines, plain or .gz")],
 ) -> None:
     """Import the arXiv metadata snapshot (streamed in constant memory)."""
-    from indexer.sources.arxiv_snapshot import SOURCE, iter_snapshot
+    from indexer.sources.arxiv_snapshot import SOURCE, iter_raw_snapshot
 
-    _exit_for(_run_import(_settings(ctx), SOURCE, str(file.resolve()), iter_snapshot(file)))
+    _exit_for(_run_import(_settings(ctx), SOURCE, str(file.resolve()), iter_raw_snapshot(file)))
 
 
 @import_app.command("paperlists")
@@ -154,10 +154,10 @@ def import_paperlists(
     paths: Annotated[list[Path], typer.Argument(help="list files or folders of them")],
 ) -> None:
     """Import conference paper lists (paperlists JSON arrays, plain or .gz; files or folders)."""
-    from indexer.sources.paperlists import SOURCE, iter_paperlists
+    from indexer.sources.paperlists import SOURCE, iter_raw_paperlists
 
     target = " ".join(str(p.resolve()) for p in paths)
-    _exit_for(_run_import(_settings(ctx), SOURCE, target, iter_paperlists(paths)))
+    _exit_for(_run_import(_settings(ctx), SOURCE, target, iter_raw_paperlists(paths)))
 
 
 def _exit_for(summary) -> None:
@@ -352,8 +352,8 @@ def _demo_import(settings: Settings) -> None:
     """Import the shared data; a file (or folder) unchanged since its last import is skipped."""
     from indexer.files import fingerprint
     from indexer.runs import last_success_cursor, remember_in_cursor
-    from indexer.sources.arxiv_snapshot import iter_snapshot
-    from indexer.sources.paperlists import iter_paperlists
+    from indexer.sources.arxiv_snapshot import iter_raw_snapshot
+    from indexer.sources.paperlists import iter_raw_paperlists
 
     arxiv_dir = settings.shared_data / "arxiv"
     venue_dir = settings.shared_data / "venues" / "paperlists"
@@ -362,8 +362,8 @@ def _demo_import(settings: Settings) -> None:
         typer.echo("hint: set PAPERSIFT_SHARED_DATA to the shared data folder", err=True)
         raise typer.Exit(EXIT_USAGE)
     engine = _engine(settings)
-    inputs = [("arxiv-snapshot", path, iter_snapshot) for path in sorted(arxiv_dir.glob("*.jsonl*"))]
-    inputs.append(("paperlists", venue_dir, lambda folder: iter_paperlists([folder])))
+    inputs = [("arxiv-snapshot", path, iter_raw_snapshot) for path in sorted(arxiv_dir.glob("*.jsonl*"))]
+    inputs.append(("paperlists", venue_dir, lambda folder: iter_raw_paperlists([folder])))
     for source, path, read in inputs:
         target, stamp = str(path.resolve()), fingerprint(path)
         previous = last_success_cursor(engine, source=source, target=target) or {}

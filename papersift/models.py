@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -22,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,15 +32,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-# Title weighs most, then authors and keywords, then the abstract. Authors use the 'simple'
-# configuration so names are not stemmed.
-SEARCH_VECTOR_SQL = (
-    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, coalesce(authors_text, '')), 'B') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(keywords_text, '')), 'B') || "
-    "setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'C')"
-)
 
 SOURCES = ("arxiv", "venue")
 
@@ -61,8 +51,7 @@ class Paper(Base):
     source_record_id: Mapped[str] = mapped_column(Text)
 
     title: Mapped[str] = mapped_column(Text)
-    # Raw source text and the generated search vector: kept for re-normalization and PostgreSQL
-    # full text, loaded only when accessed (a result page does not need them).
+    # Raw source text: kept for re-normalization, loaded only when accessed (a page does not need it).
     title_raw: Mapped[str] = mapped_column(Text, deferred=True)
     title_key: Mapped[str] = mapped_column(Text)
     abstract: Mapped[str] = mapped_column(Text, server_default="")
@@ -108,27 +97,18 @@ class Paper(Base):
 
     record_hash: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(Text)
-    search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True),
-                                               deferred=True)
+    # The input and mapping code the row came from (indexer/records.py): an import skips a record
+    # whose source hash is stored. Null for rows a harvester wrote.
+    source_hash: Mapped[str | None] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         CheckConstraint("source IN ('arxiv', 'venue')", name="source"),
-        Index("ix_papers_search_vector", "search_vector", postgresql_using="gin"),
-        Index(
-            "ix_papers_title_key_trgm",
-            "title_key",
-            postgresql_using="gin",
-            postgresql_ops={"title_key": "gin_trgm_ops"},
-        ),
-        Index("ix_papers_author_keys", "author_keys", postgresql_using="gin"),
         Index("ix_papers_categories", "categories", postgresql_using="gin"),
         Index("ix_papers_primary_category_announced", "primary_category", "announced_date"),
         Index("ix_papers_venue_slug_year", "venue_slug", "year"),
-        Index("ix_papers_published_date", "published_date"),
         Index("ix_papers_twin_id", "twin_id", unique=True, postgresql_where=text("twin_id IS NOT NULL")),
-        Index("ix_papers_title_key", "title_key"),
     )
 
 

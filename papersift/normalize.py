@@ -78,9 +78,19 @@ _CONTROL_TABLE = {
     for code in (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x200B, 0xFEFF,
                  *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 }
+# _CONTROL_TABLE for ASCII as bytes.translate arguments: whitespace controls (what str.split
+# splits on) to spaces, the other controls deleted.
+_ASCII_WHITESPACE = bytes(code for code in range(0x80) if chr(code).isspace())
+_ASCII_CONTROLS = (
+    bytes.maketrans(_ASCII_WHITESPACE, b" " * len(_ASCII_WHITESPACE)),
+    bytes(code for code in (*range(0x20), 0x7F) if not chr(code).isspace()),
+)
+_SHORT_TEXT = 200
+# Plain ASCII to a name key in one bytes.translate: letters lowercased, controls other than
+# whitespace dropped (as clean_text drops them), everything else a space.
+_ASCII_LETTER_KEYS = bytes(code | 0x20 if chr(code).isalpha() else 0x20 for code in range(256))
+_ASCII_LETTER_KEYS_BETWEEN_NULS = b"\x00" + _ASCII_LETTER_KEYS[1:]  # NUL kept: it separates names
 _MATH_CANDIDATE = re.compile(r"[$\\]")
-# Plain ASCII without these has no LaTeX or math to convert and is already NFC.
-_LATEX_OR_MATH_MARK = re.compile(r"[$\\{]")
 _LATEX_CANDIDATE = re.compile(r"[{\\]")
 # (opener, pattern finding its closer or a backslash pair; group 1 marks the closer).
 _MATH_CLOSERS = [
@@ -93,9 +103,25 @@ _MATH_CLOSERS = [
 
 def clean_text(text: str) -> str:
     """Display text: controls dropped, whitespace collapsed, text-mode LaTeX to Unicode, NFC."""
-    if text.isascii() and not _LATEX_OR_MATH_MARK.search(text):
-        return _collapse_whitespace(_drop_controls(text))  # most author names: nothing to convert
+    if _is_plain_ascii(text):
+        return _clean_plain_ascii(text)  # most names, titles and abstracts: nothing to convert
     return _clean_unicode_and_latex(text)
+
+
+def _is_plain_ascii(text: str) -> bool:
+    """ASCII without LaTeX or math marks: cleaning it only drops controls and collapses spaces."""
+    return text.isascii() and "\\" not in text and "$" not in text and "{" not in text
+
+
+def _clean_plain_ascii(text: str) -> str:
+    """`clean_text` for ASCII without LaTeX or math (already NFC). A short text is split into
+    words; a long one is scanned as bytes and split only when a run of spaces is left (abstracts
+    were much of an import's cost)."""
+    if len(text) < _SHORT_TEXT:
+        words = " ".join(text.split())
+        return words if words.isprintable() else " ".join(words.translate(_CONTROL_TABLE).split())
+    spaced = text.encode("ascii").translate(*_ASCII_CONTROLS).strip(b" ")
+    return (b" ".join(spaced.split()) if b"  " in spaced else spaced).decode("ascii")
 
 
 def _clean_unicode_and_latex(text: str) -> str:
@@ -116,7 +142,19 @@ def title_key(title: str) -> str:
 
 def name_key(name: str) -> str:
     """Author matching key: ASCII-folded, lowercase, non-letter runs as one space."""
+    if _is_plain_ascii(name):
+        keyed = name.encode("ascii").translate(_ASCII_LETTER_KEYS, _ASCII_CONTROLS[1])
+        return b" ".join(keyed.split()).decode("ascii")
     return _NON_LETTER.sub(" ", ascii_fold(clean_text(name)).lower()).strip()
+
+
+def name_keys(names: list[str]) -> list[str]:
+    """`name_key` of each name; plain ASCII names are keyed together in one bytes.translate."""
+    joined = "\x00".join(names)
+    if not _is_plain_ascii(joined) or joined.count("\x00") != len(names) - 1:
+        return [name_key(name) for name in names]
+    keyed = joined.encode("ascii").translate(_ASCII_LETTER_KEYS_BETWEEN_NULS, _ASCII_CONTROLS[1][1:])
+    return [b" ".join(key.split()).decode("ascii") for key in keyed.split(b"\x00")]
 
 
 def ascii_fold(text: str) -> str:
@@ -132,7 +170,11 @@ def format_author(last: str, first: str = "", suffix: str = "") -> str:
 
     arXiv's parser splits hyphenated initials ("C. -P."); they are joined back ("C.-P.").
     """
-    first = _SPLIT_HYPHENATED_INITIAL.sub("-", first)
+    if "-" in first:
+        first = _SPLIT_HYPHENATED_INITIAL.sub("-", first)
+    joined = f"{first} {last} {suffix}"
+    if _is_plain_ascii(joined):  # most names: cleaned at once, as the parts cleaned one by one
+        return _clean_plain_ascii(joined)
     parts = (clean_text(part) for part in (first, last, suffix))
     return " ".join(part for part in parts if part)
 

@@ -33,6 +33,18 @@ def _papersift(settings, *args: str) -> subprocess.Popen:
     )
 
 
+def _running(marker: str) -> list[int]:
+    """Pids of the processes whose command line holds `marker`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:  # gone meanwhile
+            pass
+    return pids
+
+
 def _count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(Paper)).scalar_one()
@@ -53,6 +65,10 @@ def test_sigkilled_import_leaves_whole_batches_and_the_rerun_completes(tmp_path:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + 10
+    while _running(str(subset)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _running(str(subset)) == []  # its mapping processes went with it
     killed_at = _count(engine)
     assert 0 < killed_at < distinct_ids, "the import should have been killed midway"
     assert killed_at % BATCH == 0  # only whole batches were committed

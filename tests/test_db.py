@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from indexer.ingest import run_import
+from indexer.sources.arxiv_snapshot import iter_snapshot
 from papersift import embedded_pg
 from papersift.db import downgrade_schema, make_engine, schema_revisions, upgrade_schema
 from papersift.settings import Settings
@@ -13,6 +16,12 @@ from tests.conftest import HEAD, Cli, create_database, drop_database
 
 TABLES = {"alembic_version", "ingest_runs", "job_runs", "llm_usage", "paper_embeddings", "paper_generations",
           "papers", "query_translations", "rejects"}
+# What the queries of the listings, venue pages, twin links, id lookups and imports use (README).
+PAPERS_INDEXES = {"pk_papers", "uq_papers_public_id", "ix_papers_categories", "ix_papers_primary_category_announced",
+                  "ix_papers_venue_slug_year", "ix_papers_twin_id"}
+# What migration 0008 dropped: maintained on every write, read by nothing since keyword search is tantivy's.
+UNREAD_INDEXES = {"ix_papers_search_vector", "ix_papers_title_key_trgm", "ix_papers_author_keys", "ix_papers_title_key",
+                  "ix_papers_published_date"}
 
 
 def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):
@@ -24,8 +33,7 @@ def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):
         assert set(inspect(engine).get_table_names()) == TABLES
         current, head = schema_revisions(engine)
         assert current == head == HEAD
-        indexes = {ix["name"] for ix in inspect(engine).get_indexes("papers")}
-        assert {"ix_papers_search_vector", "ix_papers_title_key_trgm"} <= indexes
+        assert _papers_indexes(engine) == PAPERS_INDEXES
 
         downgrade_schema(engine, "base")
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
@@ -36,6 +44,51 @@ def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):
     finally:
         engine.dispose()
         drop_database(pg_admin_url, url)
+
+
+def test_dropping_the_unread_indexes_round_trips_with_real_papers(pg_admin_url, shared_data):
+    """0008 up, down (the weighted full-text vector and its GIN index computed again for stored
+    papers) and up again, on the 200 real snapshot records."""
+    url = create_database(pg_admin_url, template=None)
+    engine = make_engine(Settings(_env_file=None), url=url)
+    sample = shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"
+    try:
+        upgrade_schema(engine)
+        run_import(engine, source="arxiv-snapshot", target="sample", items=iter_snapshot(sample))
+        stored = _stored_papers(engine)
+        assert len(stored) == 200
+
+        downgrade_schema(engine, "0007")
+        assert _papers_indexes(engine) == PAPERS_INDEXES | UNREAD_INDEXES
+        with engine.connect() as connection:
+            connection.execute(text("SET enable_seqscan = off"))
+            query = "FROM papers WHERE search_vector @@ to_tsquery('english', 'diphoton & tevatron')"
+            plan = "\n".join(connection.execute(text(f"EXPLAIN SELECT public_id {query}")).scalars())
+            assert "ix_papers_search_vector" in plan
+            assert connection.execute(text(f"SELECT public_id {query}")).scalars().all() == ["arxiv:0704.0001"]
+            weights = connection.execute(text(
+                "SELECT search_vector FROM papers WHERE public_id = 'arxiv:0704.0001'")).scalar_one()
+            assert "'diphoton':4A" in weights  # the title's fourth word, weight A
+            assert re.search(r"'balázs':\d+B", weights)  # authors: weight B, not stemmed
+        assert _stored_papers(engine) == stored
+
+        upgrade_schema(engine)
+        assert _papers_indexes(engine) == PAPERS_INDEXES
+        assert "search_vector" not in {column["name"] for column in inspect(engine).get_columns("papers")}
+        assert _stored_papers(engine) == stored
+    finally:
+        engine.dispose()
+        drop_database(pg_admin_url, url)
+
+
+def _papers_indexes(engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'papers'")).scalars())
+
+
+def _stored_papers(engine) -> list[tuple]:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT id, public_id, record_hash, title FROM papers ORDER BY id")).all()
 
 
 def test_db_status_names_the_external_server_and_schema(cli, database_url):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import itertools
 import json
@@ -12,7 +13,9 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from indexer.ingest import run_import
-from indexer.sources.arxiv_snapshot import SOURCE, iter_snapshot
+from indexer.records import RawRecord
+from indexer.records import Reject as RecordReject
+from indexer.sources.arxiv_snapshot import SOURCE, iter_raw_snapshot, iter_snapshot
 from papersift.models import IngestRun, Paper, Reject
 
 
@@ -67,6 +70,68 @@ def test_second_import_reports_everything_unchanged_and_writes_nothing(cli, engi
     with engine.connect() as conn:
         after = conn.execute(text("SELECT public_id, xmin::text, updated_at FROM papers ORDER BY id")).all()
     assert after == before  # same row versions: nothing was rewritten
+
+
+def test_a_second_import_maps_no_record_whose_source_hash_is_stored(engine, shared_data):
+    sample = shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"
+    run_import(engine, source=SOURCE, target="sample", items=iter_raw_snapshot(sample), batch_size=50)
+    mapped: list[str] = []
+
+    def watched(item):  # each raw record, with its mapper noting when it is called
+        if not isinstance(item, RawRecord):
+            return item
+
+        def mapper(raw: bytes, *, inner=item.mapper, public_id=item.public_id):
+            mapped.append(public_id)
+            return inner(raw)
+        return dataclasses.replace(item, mapper=mapper)
+
+    again = run_import(engine, source=SOURCE, target="sample", batch_size=50, processes=0,  # the watch in view
+                       items=(watched(item) for item in iter_raw_snapshot(sample)))
+
+    assert (again.counts.read, again.counts.unchanged, again.counts.inserted, again.counts.updated) == (200, 200, 0, 0)
+    assert mapped == []
+    with engine.connect() as conn:
+        hashes = conn.execute(text("SELECT count(DISTINCT source_hash) FROM papers WHERE source_hash IS NOT NULL"))
+        assert hashes.scalar_one() == 200
+
+
+def test_after_the_mapping_changes_records_are_mapped_again_and_only_their_source_hashes_written(
+        cli, engine, shared_data):
+    sample = shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"
+    assert cli("import", "arxiv-snapshot", sample).exit_code == 0
+    with engine.begin() as conn:  # what a change to the mapping code makes of every stored source hash
+        expected = dict(conn.execute(text("SELECT public_id, source_hash FROM papers")).all())
+        conn.execute(text("UPDATE papers SET source_hash = 'from older code'"))
+        before = conn.execute(text("SELECT public_id, record_hash, updated_at FROM papers ORDER BY id")).all()
+
+    again = cli("import", "arxiv-snapshot", sample)
+
+    assert "read 200 · inserted 0 · updated 0 · unchanged 200 · rejected 0" in again.output
+    with engine.connect() as conn:
+        assert dict(conn.execute(text("SELECT public_id, source_hash FROM papers")).all()) == expected
+        after = conn.execute(text("SELECT public_id, record_hash, updated_at FROM papers ORDER BY id")).all()
+        versions = conn.execute(text("SELECT xmin::text FROM papers ORDER BY id")).scalars().all()
+    assert after == before  # same content, not touched as an update
+    assert cli("import", "arxiv-snapshot", sample).exit_code == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT xmin::text FROM papers ORDER BY id")).scalars().all() == versions
+
+
+def test_a_raw_records_id_read_from_its_line_is_the_id_its_mapping_gives(tmp_path, shared_data):
+    lines = (shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl").read_text().splitlines()
+    last_id = json.loads(lines[0])
+    last_id = json.dumps({**{k: v for k, v in last_id.items() if k != "id"}, "id": "0704.0001"})
+    path = _write_lines(tmp_path / "mixed.jsonl", [*lines, last_id, '{"id": "0704.0003", "title": "broken'])
+
+    items = list(iter_raw_snapshot(path))
+
+    raw = [item for item in items if isinstance(item, RawRecord)]
+    assert len(raw) == 201  # the 200 sample lines and the broken one: their ids lead
+    assert all(item.mapped().public_id == item.public_id for item in raw[:200])
+    assert items[200].public_id == "arxiv:0704.0001"  # an id not first: parsed, mapped at once
+    broken = raw[200].mapped()
+    assert isinstance(broken, RecordReject) and broken.reason.startswith("not valid JSON")
 
 
 def test_changed_record_updates_in_place(tmp_path, cli, engine, shared_data):

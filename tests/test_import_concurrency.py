@@ -4,13 +4,17 @@ the same paper in neighbouring batches cannot deadlock them."""
 from __future__ import annotations
 
 import dataclasses
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from indexer.ingest import run_import
 from indexer.records import PaperRecord
+from indexer.repeats import SeenKeys
 from indexer.sources.arxiv_snapshot import SOURCE, iter_snapshot
+from indexer.store import upsert_papers
 from papersift.models import IngestRun, Paper
 
 
@@ -63,3 +67,39 @@ def test_a_paper_in_two_neighbouring_batches_is_written_in_batch_order(engine, s
     stored = _stored(engine)
     assert len(stored) == 199
     assert stored[last.public_id].endswith("(revised)")
+
+
+@pytest.mark.timeout(120)
+def test_papers_another_writer_adds_meanwhile_are_upserted_not_refused(engine, shared_data):
+    """A writer finds the papers new, but another transaction stores them before it commits: its
+    COPY straight into the table fails, and it upserts them instead."""
+    rows = [record.to_row() for record in _sample(shared_data)[:20]]
+    rows[3] = {**rows[3], "title": "Another writer's title", "record_hash": "different"}
+    first = engine.connect()
+    first.begin()
+    assert upsert_papers(first, rows[:10]).inserted == 10  # stored, not committed yet
+    with ThreadPoolExecutor(1) as pool, engine.begin() as second:
+        racing = pool.submit(upsert_papers, second, [record.to_row() for record in _sample(shared_data)[:20]])
+        time.sleep(1)
+        assert not racing.done()  # it found all 20 new, and its COPY waits on the first one's rows
+        first.commit()
+        first.close()
+        counts = racing.result(timeout=60)
+    assert (counts.inserted, counts.updated, counts.unchanged) == (10, 1, 9)
+    stored = _stored(engine)
+    assert len(stored) == 20
+    assert stored[rows[3]["public_id"]] != "Another writer's title"
+
+
+def test_a_run_broken_off_mid_statement_releases_its_repeat_check_quietly(engine):
+    """Ctrl-C inside a statement of the run's repeat check (an interrupt invalidates the
+    connection's transaction) must surface as the interrupt, not as a failing clean-up."""
+    seen = SeenKeys(engine)
+    assert seen.split([{"public_id": "a"}], key=lambda row: row["public_id"]) == ([{"public_id": "a"}], [])
+    seen._connection.execute(text("SELECT 1"))
+    seen._connection.invalidate()  # what SQLAlchemy does when a BaseException interrupts the driver
+
+    seen.close()
+
+    with engine.connect() as connection:  # no pooled connection keeps the run's table
+        assert connection.execute(text("SELECT to_regclass('import_seen_keys')")).scalar() is None

@@ -7,10 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from papersift.normalize import (
+    _NON_LETTER,
+    _SPLIT_HYPHENATED_INITIAL,
     _clean_unicode_and_latex,
+    ascii_fold,
     clean_text,
     format_author,
     name_key,
+    name_keys,
     split_author_list,
     split_venue_authors,
     title_key,
@@ -263,6 +267,31 @@ def test_format_author_joins_hyphenated_initials_split_by_arxiv():
 
 
 @settings(max_examples=400, deadline=None, database=None)
-@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60))
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=60)
+       | st.lists(st.sampled_from(["word", " ", "  ", "\n", "\t", "\x00", "\x1f", "\x7f", "\r\n", "-"]),
+                  min_size=60, max_size=400).map("".join))
 def test_plain_ascii_fast_path_gives_what_the_full_cleaning_gives(text: str) -> None:
+    """Short texts and long ones (abstracts: scanned as bytes) alike."""
     assert clean_text(text) == _clean_unicode_and_latex(text)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
+def test_plain_ascii_name_keys_are_what_the_full_path_gives(name: str) -> None:
+    full = _NON_LETTER.sub(" ", ascii_fold(clean_text(name)).lower()).strip()
+    assert name_key(name) == full
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.tuples(*[st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=20)] * 3))
+def test_plain_ascii_author_names_are_cleaned_as_their_parts_would_be(parts: tuple[str, str, str]) -> None:
+    last, first, suffix = parts
+    by_part = (clean_text(part) for part in (_SPLIT_HYPHENATED_INITIAL.sub("-", first), last, suffix))
+    assert format_author(last, first, suffix) == " ".join(part for part in by_part if part)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=20)
+                | st.sampled_from(["Bjørn O'Neil", "C. Bal\\'azs", ""]), max_size=8))
+def test_name_keys_key_each_name_as_name_key_does(names: list[str]) -> None:
+    assert name_keys(names) == [name_key(name) for name in names]

@@ -1,4 +1,5 @@
-"""Every source papersift reads, one module per format, each yielding PaperRecord | Reject.
+"""Every source papersift reads, one module per format, each yielding PaperRecord | Reject (and,
+for the importer, RawRecord | Reject: records mapped only when their input changed).
 
 | name            | module             | what it reads                                              |
 |-----------------|--------------------|------------------------------------------------------------|

@@ -41,8 +41,9 @@ def list_field(record: dict[str, Any], key: str) -> list[Any]:
 
 def valid_text(value: str, key: str) -> str:
     """Refuse text with lone surrogates (invalid UTF-8 in the input); drop NUL characters."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise BadField(f"field {key!r} is not valid UTF-8 (at character {error.start})") from None
-    return value.replace("\x00", "")
+    if not value.isascii():  # ASCII holds no surrogates
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise BadField(f"field {key!r} is not valid UTF-8 (at character {error.start})") from None
+    return value.replace("\x00", "") if "\x00" in value else value

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from indexer.files import printable_raw, read_bytes
-from indexer.records import PaperRecord, Reject, check_sizes
+from indexer.records import PaperRecord, RawRecord, Reject, check_sizes, iter_mapped, source_hash
 from indexer.sources.fields import BadField, id_field, text_field
 from papersift.errors import UnreadableInput
 from papersift.ids import parse_arxiv_id, parse_openreview_id, venue_public_id
@@ -42,12 +43,23 @@ def find_list_files(paths: Iterable[Path]) -> list[Path]:
 
 def iter_paperlists(paths: Iterable[Path]) -> Iterator[PaperRecord | Reject]:
     """Records and rejects of every list file under `paths`."""
+    return iter_mapped(iter_raw_paperlists(paths))
+
+
+def iter_raw_paperlists(paths: Iterable[Path]) -> Iterator[RawRecord | Reject]:
+    """Raw records (mapped when asked) and rejects of every list file under `paths`."""
     for path in find_list_files(paths):
-        yield from iter_list_file(path)
+        yield from iter_raw_list_file(path)
 
 
 def iter_list_file(path: Path) -> Iterator[PaperRecord | Reject]:
     """One list file; a file that is not a JSON array of objects becomes one Reject."""
+    return iter_mapped(iter_raw_list_file(path))
+
+
+def iter_raw_list_file(path: Path) -> Iterator[RawRecord | Reject]:
+    """One list file as raw records: each item's paper id and source hash (which covers the venue
+    and year its file name gives), mapped when asked. An item without a usable id is mapped at once."""
     origin = str(path)
     data = read_bytes(path)
     venue_year = venue_year_from_filename(path.name)
@@ -55,7 +67,7 @@ def iter_list_file(path: Path) -> Iterator[PaperRecord | Reject]:
         yield _reject(origin, "file", "file is empty", data)
         return
     try:
-        items = _parse_json(data)
+        items, exact = _parse_json(data)
     except ValueError as error:
         yield _reject(origin, "file", f"not valid JSON: {error}", data[:10_000])
         return
@@ -67,7 +79,18 @@ def iter_list_file(path: Path) -> Iterator[PaperRecord | Reject]:
         if not isinstance(item, dict):
             yield _reject(origin, locator, f"expected a JSON object, got {type(item).__name__}", _dump(item))
             continue
-        yield record_from_paperlist(item, venue_year=venue_year, origin=origin, locator=locator)
+        public_id, raw = _raw_identity(item, venue_year) if exact else (None, b"")
+        if public_id is None:
+            yield record_from_paperlist(item, venue_year=venue_year, origin=origin, locator=locator)
+        else:  # mapped from its JSON (cheap to hand to a mapping process), parsed again there
+            mapper = functools.partial(record_from_json, raw, venue_year=venue_year, origin=origin, locator=locator)
+            yield RawRecord(public_id, source_hash(raw, str(venue_year)), mapper)
+
+
+def record_from_json(raw: bytes, *, venue_year: tuple[str, int] | None, origin: str,
+                     locator: str) -> PaperRecord | Reject:
+    """Map one list item given as the JSON orjson wrote of it."""
+    return record_from_paperlist(orjson.loads(raw), venue_year=venue_year, origin=origin, locator=locator)
 
 
 def record_from_paperlist(
@@ -85,18 +108,40 @@ def record_from_paperlist(
     return record
 
 
-def _map(item: dict[str, Any], venue_year: tuple[str, int] | None) -> PaperRecord:
-    title = text_field(item, "title", required=True)
+class _Identity(NamedTuple):
+    public_id: str
+    record_id: str
+    slug: str
+    year: int
+    site: str | None
+    forum_id: str | None
+
+
+def _identity(item: dict[str, Any], venue_year: tuple[str, int] | None, title: str) -> _Identity:
+    """Which paper an item is: its OpenReview forum, else its venue, year and id (or title)."""
     slug, year = _venue_and_year(item, venue_year)
     record_id = id_field(item, "id")
     site = text_field(item, "site")
     forum_id = parse_openreview_id(site) if site else None
     if forum_id:
-        public_id = f"openreview:{forum_id}"
-        record_id = forum_id
-    else:
-        record_id = record_id or "t-" + hashlib.blake2b(title_key(title).encode(), digest_size=6).hexdigest()
-        public_id = venue_public_id(slug, year, record_id)
+        return _Identity(f"openreview:{forum_id}", forum_id, slug, year, site, forum_id)
+    record_id = record_id or "t-" + hashlib.blake2b(title_key(title).encode(), digest_size=6).hexdigest()
+    return _Identity(venue_public_id(slug, year, record_id), record_id, slug, year, site, None)
+
+
+def _raw_identity(item: dict[str, Any], venue_year: tuple[str, int] | None) -> tuple[str | None, bytes]:
+    """(the item's paper id, its bytes to hash), or (None, b"") when the item cannot say (its
+    mapping will say why)."""
+    try:
+        title = text_field(item, "title", required=True)
+        return _identity(item, venue_year, title).public_id, orjson.dumps(item)
+    except (BadField, orjson.JSONEncodeError):
+        return None, b""
+
+
+def _map(item: dict[str, Any], venue_year: tuple[str, int] | None) -> PaperRecord:
+    title = text_field(item, "title", required=True)
+    public_id, record_id, slug, year, site, forum_id = _identity(item, venue_year, title)
     status = text_field(item, "status")
     track, is_published = track_from_status(status)
     return PaperRecord(
@@ -159,14 +204,15 @@ def _links(item: dict[str, Any], site: str | None, forum_id: str | None) -> dict
     return links
 
 
-def _parse_json(data: bytes) -> Any:
-    """orjson first; for invalid UTF-8, the standard parser with the bad bytes kept as surrogates
-    (the records holding them are then rejected one by one)."""
+def _parse_json(data: bytes) -> tuple[Any, bool]:
+    """(the document, whether orjson read it). orjson first; for invalid UTF-8, the standard
+    parser with the bad bytes kept as surrogates (the records holding them are then rejected one
+    by one, and mapped at once: orjson cannot write their items out to hash)."""
     try:
-        return orjson.loads(data)
+        return orjson.loads(data), True
     except orjson.JSONDecodeError as error:
         try:
-            return json.loads(data.decode("utf-8", errors="surrogateescape"))
+            return json.loads(data.decode("utf-8", errors="surrogateescape")), False
         except (ValueError, RecursionError):
             raise ValueError(str(error)) from None
 
