@@ -28,6 +28,7 @@ from papersift.db import make_engine
 from papersift.settings import Settings
 from service.api.browse import listing_for, venue_year
 from service.api.papers import find_paper
+from service.reads import ReadPool
 from service.search.cards import load_cards
 from tests.conftest import create_database, drop_database
 
@@ -69,6 +70,18 @@ def recorded(engine: Engine) -> Iterator[list[tuple[str, object]]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+class RecordingReads(ReadPool):
+    """The service's read pool, also recording the statements it runs into `statements`."""
+
+    def __init__(self, engine: Engine, statements: list[tuple[str, object]]) -> None:
+        super().__init__(engine.url.render_as_string(hide_password=False), size=1)
+        self.statements = statements
+
+    def rows(self, sql: str, params):
+        self.statements.append((sql, params))
+        return super().rows(sql, params)
+
+
 def index_use(engine: Engine, statement: str, parameters: object = None) -> tuple[set[str], bool]:
     """(the indexes its plan reads, whether it still scans papers whole) with seq scans off."""
     raw = engine.raw_connection()
@@ -91,8 +104,10 @@ def _plans(engine: Engine, statements) -> list[tuple[str, set[str], bool]]:
 def test_an_arxiv_listing_day_reads_the_category_and_day_indexes(engine):
     day = date(2025, 3, 25)
     with recorded(engine) as statements, Session(engine) as session:
-        listing = listing_for(session, ["cs.CL", "cs.AI"], ["cs.CY"], day)
-        listing_for(session, ["cs.LG"], [], None)  # the latest day
+        reads = RecordingReads(engine, statements)
+        listing = listing_for(session, reads, ["cs.CL", "cs.AI"], ["cs.CY"], day)
+        listing_for(session, reads, ["cs.LG"], [], None)  # the latest day
+        reads.close()
     assert listing.counts["new"] > 10
 
     plans = _plans(engine, statements)
@@ -109,7 +124,9 @@ def test_an_arxiv_listing_day_reads_the_category_and_day_indexes(engine):
 
 def test_a_venue_year_reads_the_venue_index_and_cards_by_id(engine):
     with recorded(engine) as statements, Session(engine) as session:
-        page = venue_year("colm", 2025, session, track=["poster"], limit=50, offset=0)
+        reads = RecordingReads(engine, statements)
+        page = venue_year("colm", 2025, session, reads, track=["poster"], limit=50, offset=0)
+        reads.close()
     assert page.total > 100 and len(page.results) == 50
 
     plans = _plans(engine, statements)
@@ -143,9 +160,10 @@ def test_twins_are_found_by_id_and_stale_links_through_the_twin_index(engine):
         linked = connection.execute(text("SELECT id FROM papers WHERE twin_id IS NOT NULL ORDER BY id")).scalars().all()
     assert len(linked) >= 2  # COLM papers that are in the arXiv head, both halves
 
-    with recorded(engine) as statements:
-        with engine.connect() as connection:
-            cards = load_cards(connection, linked)
+    statements: list[tuple[str, object]] = []
+    reads = RecordingReads(engine, statements)
+    cards = load_cards(reads, linked)
+    reads.close()
     assert all(card.twin is not None for card in cards.values())
     (cards_query, indexes, scans), = _plans(engine, statements)
     assert indexes == {"pk_papers"} and not scans  # the paper and its twin, by id
