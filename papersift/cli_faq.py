@@ -28,6 +28,7 @@ def faq_generate_command(
     from papersift.llm.batch import generate_faqs
     from papersift.progress import progress_bar
     from service.api.browse import listing_for, parse_category_expression
+    from service.reads import ReadPool
 
     settings = _settings(ctx)
     if not settings.llm_enabled:
@@ -37,8 +38,12 @@ def faq_generate_command(
     try:
         engine = _engine(settings)
         include, exclude = parse_category_expression(category)
-        with Session(engine) as session:
-            listing = listing_for(session, include, exclude, day.date() if day else None)
+        reads = ReadPool(engine.url.render_as_string(hide_password=False), size=1)
+        try:
+            with Session(engine) as session:
+                listing = listing_for(session, reads, include, exclude, day.date() if day else None)
+        finally:
+            reads.close()
         ids = [paper.id for paper in listing.new + listing.cross_lists]
         with progress_bar(f"faq {listing.category} {listing.date}", total=len(ids), unit="paper") as bar:
             summary = generate_faqs(settings, engine, ids, on_paper=bar.advance)
