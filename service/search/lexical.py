@@ -22,6 +22,7 @@ ALL_REQUIRED_UP_TO = 3  # bare words: all must match up to this many, any beyond
 FUZZY_MIN_LENGTH = 4
 FUZZY_SHARE = 0.8  # of the query's words a title must match (with typos) to be a candidate
 FUZZY_KNOWN_TITLES = 20  # a word in at least this many titles is taken as spelled right
+FUZZY_TIE_BREAK = 0.01  # weight of the title BM25 that orders titles matching as many words
 MORE_LIKE_THIS_TERMS = 24  # a long text is searched by this many of its most informative terms
 MORE_LIKE_THIS_SHARE = 0.2  # of which a paper must hold at least this share
 
@@ -139,6 +140,10 @@ def fuzzy_title(catalog: LoadedCatalog, parsed: ParsedQuery, filters: Filters, *
     minimum = max(2, math.ceil(len(fuzzy) * FUZZY_SHARE))
     clauses = [(Occur.Must, Query.boolean_query([(Occur.Should, q) for q in fuzzy],
                                                 minimum_number_should_match=minimum))]
+    # Titles matching as many words tie; the words' title BM25, scaled below one match, ranks the
+    # tighter title first ("attention is all you nead": the five-word title before the long ones).
+    clauses += [(Occur.Should, Query.boost_query(Query.term_query(schema, "title", t), FUZZY_TIE_BREAK))
+                for t in long_tokens]
     clauses += [(Occur.Must, Query.const_score_query(q, 0.0)) for q in filter_clauses(schema, filters)]
     result = catalog.searcher.search(Query.boolean_query(clauses), limit=limit, count=False)
     return _hits(catalog.searcher, result)
