@@ -199,6 +199,17 @@ def corpus(pg_admin_url, template_url, shared_data, model_cache, tmp_path_factor
 
 
 @pytest.fixture(scope="module")
+def client(corpus):
+    """A TestClient over the search corpus, its lifespan running, one per test module."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    with TestClient(create_app(corpus)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def llm_papers(pg_admin_url, template_url, shared_data, tmp_path_factory) -> Iterator[Settings]:
     """The language-model tests' papers: the 200 real records of the Kaggle snapshot sample,
     imported once per module into a database of its own."""

@@ -10,18 +10,10 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 from indexer.lexical import build_catalog
 from papersift.db import make_engine
-from service.app import create_app
 from tests.conftest import query_rows
-
-
-@pytest.fixture(scope="module")
-def client(corpus):
-    with TestClient(create_app(corpus)) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

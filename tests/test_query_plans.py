@@ -55,8 +55,9 @@ def engine(pg_admin_url, template_url, shared_data, tmp_path_factory) -> Iterato
 
 
 @contextmanager
-def recorded(engine: Engine) -> Iterator[list[tuple[str, object]]]:
-    """The SELECTs run through `engine` inside the block, with their parameters."""
+def recorded(engine: Engine | type[Engine]) -> Iterator[list[tuple[str, object]]]:
+    """The SELECTs run through `engine` (or through every engine, given the class: the app makes
+    its own) inside the block, with their parameters."""
     statements: list[tuple[str, object]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -179,25 +180,10 @@ def test_the_home_pages_newest_days_read_the_category_day_index(engine, shared_d
 
     settings = Settings(_env_file=None, database_url=engine.url.render_as_string(hide_password=False),
                         data_dir=tmp_path / "var", shared_data=shared_data)
-    with recorded_everywhere() as statements, TestClient(create_app(settings)) as client:
+    with recorded(Engine) as statements, TestClient(create_app(settings)) as client:
         assert client.get("/").status_code == 200
     newest = [(statement, parameters) for statement, parameters in statements
               if "max(papers.announced_date)" in statement and "GROUP BY papers.primary_category" in statement]
     assert len(newest) == 1
     indexes, scans = index_use(engine, *newest[0])
     assert "ix_papers_primary_category_announced" in indexes and not scans
-
-
-@contextmanager
-def recorded_everywhere() -> Iterator[list[tuple[str, object]]]:
-    """The statements of every engine inside the block (the app makes its own)."""
-    statements: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)

@@ -16,7 +16,6 @@ import httpx
 import numpy as np
 import pytest
 from tantivy import Occur, Query
-from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -24,23 +23,16 @@ from papersift.db import make_engine
 from papersift.lexical_schema import STOPWORDS
 from papersift.models import Paper
 from service.api.search import render_results
-from service.app import create_app
 from service.reads import ReadPool
 from service.search.engine import SearchRequest
 from service.search.filters import make_filters
 from service.search.fusion import FusionWeights, fuse_arrays
 from service.search.lexical import _text_clause, fuzzy_title, keyword_query, search_keyword
 from service.search.query_language import parse_query
-from service.search.highlight import _WORD, Highlighter, _stem, highlight, query_stems
+from service.search.highlight import _WORD, Highlighter, _stem, query_stems
 from tests.conftest import query_rows
 
 TIMING_FIELDS = ("took_ms", "timings_ms")
-
-
-@pytest.fixture(scope="module")
-def client(corpus):
-    with TestClient(create_app(corpus)) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +133,7 @@ def test_highlighting_equals_the_word_by_word_reference_on_real_abstracts(corpus
         words = _WORD.findall(row.abstract) or ["none"]
         stems = query_stems([words[i] for i in rng.integers(len(words), size=3)] + ["network", "model"])
         for text in (row.title, row.abstract, row.abstract.replace(" ", " & ", 3)):
-            assert highlight(text, stems) == orm_highlight(text, stems)
+            assert Highlighter(stems, [text]).marked(text) == orm_highlight(text, stems)
 
 
 def test_a_page_highlighted_together_equals_each_text_alone(corpus):

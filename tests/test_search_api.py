@@ -8,22 +8,14 @@ from datetime import date
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 from papersift.db import make_engine
 from papersift.embedding import load_embedder
 from papersift.vector_index import read_manifest
-from service.app import create_app
 from service.search.catalog import load_catalog
 from service.search.filters import make_filters
 from service.search.lexical import filter_clauses
 from tests.conftest import query_rows
-
-@pytest.fixture(scope="module")
-def client(corpus):
-    with TestClient(create_app(corpus)) as client:
-        yield client
-
 
 @pytest.fixture(scope="module")
 def papers(corpus):

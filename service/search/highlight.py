@@ -125,7 +125,3 @@ def _marking_pattern(forms: frozenset[str]) -> re.Pattern:
     alternatives = "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
     return re.compile(rf"(?<![\w&])(?<!&#)({alternatives})(?!\w)")
 
-
-def highlight(text: str, stems: frozenset[str]) -> tuple[str, list[str]]:
-    """(escaped text with <mark>s, the distinct words that matched) of one text."""
-    return Highlighter(stems, [text]).marked(text)
