@@ -206,8 +206,7 @@ def index_command(
         settings = settings.model_copy(update={"embedding_backend": backend})
 
     def report_catalog(catalog) -> None:
-        typer.echo(f"index: keyword index {catalog.mode} · {catalog.manifest.count:,} papers "
-                   f"(generation {catalog.manifest.generation}, {catalog.seconds:.1f} s)")
+        typer.echo(f"index: keyword index {catalog.line()}")
 
     try:
         update = update_indexes(settings, _engine(settings), rebuild=rebuild, progress=True,
@@ -220,7 +219,8 @@ def index_command(
     m = built.manifest
     embed_part = (f"embedded {embedded.embedded:,} · {embedded.rate:,.1f} doc/s · {embedded.seconds:.1f} s"
                   if embedded else "embedded 0 (all current)")
-    typer.echo(f"index: {embed_part} · {built.mode} {m.index_type} index of {m.count:,} vectors "
+    change = f" (+{built.added:,}, {built.retired:,} retired)" if built.mode == "incremental" else ""
+    typer.echo(f"index: {embed_part} · {built.mode}{change} {m.index_type} index of {m.count:,} vectors "
                f"(generation {m.generation}, {built.seconds:.1f} s, {m.backend} · {m.max_tokens} tokens) · "
                f"{settings.index_dir}")
     if built.mode == "kept":

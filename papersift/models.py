@@ -109,6 +109,7 @@ class Paper(Base):
         Index("ix_papers_primary_category_announced", "primary_category", "announced_date"),
         Index("ix_papers_venue_slug_year", "venue_slug", "year"),
         Index("ix_papers_twin_id", "twin_id", unique=True, postgresql_where=text("twin_id IS NOT NULL")),
+        Index("ix_papers_updated_at", "updated_at"),  # the papers changed since a catalog generation
     )
 
 

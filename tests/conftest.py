@@ -161,14 +161,14 @@ def index_settings(settings: Settings, model_cache: Path) -> Settings:
 ARXIV_LINES = 200
 
 
-def query_rows(settings: Settings, sql: str) -> list:
-    """Rows of one read-only SQL query against the database of `settings`."""
+def query_rows(settings: Settings, sql: str, **params) -> list:
+    """Rows of one read-only SQL query (with bound `params`) against the database of `settings`."""
     from sqlalchemy import text
 
     engine = make_engine(settings)
     try:
         with engine.connect() as connection:
-            return connection.execute(text(sql)).all()
+            return connection.execute(text(sql), params).all()
     finally:
         engine.dispose()
 

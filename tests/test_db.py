@@ -15,10 +15,10 @@ from papersift.settings import Settings
 from tests.conftest import HEAD, Cli, create_database, drop_database
 
 TABLES = {"alembic_version", "ingest_runs", "job_runs", "llm_usage", "paper_embeddings", "paper_generations",
-          "papers", "query_translations", "rejects"}
+          "paper_removals", "papers", "query_translations", "rejects"}
 # What the queries of the listings, venue pages, twin links, id lookups and imports use (README).
 PAPERS_INDEXES = {"pk_papers", "uq_papers_public_id", "ix_papers_categories", "ix_papers_primary_category_announced",
-                  "ix_papers_venue_slug_year", "ix_papers_twin_id"}
+                  "ix_papers_venue_slug_year", "ix_papers_twin_id", "ix_papers_updated_at"}
 # What migration 0008 dropped: maintained on every write, read by nothing since keyword search is tantivy's.
 UNREAD_INDEXES = {"ix_papers_search_vector", "ix_papers_title_key_trgm", "ix_papers_author_keys", "ix_papers_title_key",
                   "ix_papers_published_date"}
@@ -59,7 +59,7 @@ def test_dropping_the_unread_indexes_round_trips_with_real_papers(pg_admin_url, 
         assert len(stored) == 200
 
         downgrade_schema(engine, "0007")
-        assert _papers_indexes(engine) == PAPERS_INDEXES | UNREAD_INDEXES
+        assert _papers_indexes(engine) == (PAPERS_INDEXES - {"ix_papers_updated_at"}) | UNREAD_INDEXES
         with engine.connect() as connection:
             connection.execute(text("SET enable_seqscan = off"))
             query = "FROM papers WHERE search_vector @@ to_tsquery('english', 'diphoton & tevatron')"
@@ -76,6 +76,33 @@ def test_dropping_the_unread_indexes_round_trips_with_real_papers(pg_admin_url, 
         assert _papers_indexes(engine) == PAPERS_INDEXES
         assert "search_vector" not in {column["name"] for column in inspect(engine).get_columns("papers")}
         assert _stored_papers(engine) == stored
+    finally:
+        engine.dispose()
+        drop_database(pg_admin_url, url)
+
+
+def test_deleted_papers_are_logged_with_their_twins_and_the_log_round_trips(pg_admin_url, shared_data):
+    """0010: a deleted paper leaves its id and its twin's in `paper_removals` (the incremental
+    keyword catalog reads them); down to 0009 and back up on real records."""
+    url = create_database(pg_admin_url, template=None)
+    engine = make_engine(Settings(_env_file=None), url=url)
+    sample = shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"
+    try:
+        upgrade_schema(engine)
+        run_import(engine, source="arxiv-snapshot", target="sample", items=iter_snapshot(sample))
+        with engine.begin() as connection:
+            first, second, third = connection.execute(text("SELECT id FROM papers ORDER BY id LIMIT 3")).scalars()
+            connection.execute(text("UPDATE papers SET twin_id = :b WHERE id = :a"), {"a": first, "b": second})
+            connection.execute(text("DELETE FROM papers WHERE id IN (:a, :c)"), {"a": first, "c": third})
+            logged = connection.execute(text("SELECT paper_id, twin_id FROM paper_removals ORDER BY paper_id")).all()
+        assert [tuple(row) for row in logged] == [(first, second), (third, None)]
+        downgrade_schema(engine, "0009")
+        assert "paper_removals" not in inspect(engine).get_table_names()
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM papers WHERE id = :b"), {"b": second})  # no trigger left
+        upgrade_schema(engine)
+        assert "ix_papers_updated_at" in _papers_indexes(engine)
+        assert len(_stored_papers(engine)) == 197
     finally:
         engine.dispose()
         drop_database(pg_admin_url, url)
