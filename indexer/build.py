@@ -25,11 +25,18 @@ from papersift.vector_index import (
 
 logger = logging.getLogger(__name__)
 
+MAX_TOMBSTONES = 0.10  # dead slots (removed or re-embedded papers) an index keeps before a full build
+
 _VECTORS = """
 SELECT e.paper_id, e.vector, e.embedded_at
 FROM paper_embeddings AS e JOIN papers AS p ON p.id = e.paper_id
 WHERE e.model = :model AND p.is_published AND e.content_hash = p.content_hash {newer}
 ORDER BY e.paper_id
+"""
+_CURRENT_IDS = """
+SELECT e.paper_id
+FROM paper_embeddings AS e JOIN papers AS p ON p.id = e.paper_id
+WHERE e.model = :model AND p.is_published AND e.content_hash = p.content_hash
 """
 _COUNT = """
 SELECT count(*), max(e.embedded_at)
@@ -46,6 +53,7 @@ class BuildSummary:
     mode: str  # "full" | "incremental" | "unchanged" | "kept" (the old space serves until the new one is complete)
     added: int
     seconds: float
+    retired: int = 0  # vectors of removed or re-embedded papers taken out of search
 
 
 def build_and_publish(engine: Engine, settings, *, backend: str, space: EmbeddingSpace | None = None,
@@ -93,24 +101,47 @@ def space_key(manifest: Manifest) -> str:
 
 def _try_incremental(engine, settings, previous: Manifest, space: EmbeddingSpace, count: int,
                      watermark: str, backend: str, started: float) -> BuildSummary | None:
-    """Add the vectors embedded after the previous watermark, if that is all that changed."""
+    """Add the vectors embedded after the previous watermark and retire those of papers that were
+    removed, unpublished or re-embedded; None when a full build is due instead."""
     ids, vectors, _ = _load_vectors(engine, model=space.key, newer_than=previous.watermark)
-    if previous.count + len(ids) != count:
-        return None  # papers were removed, unpublished or re-embedded: rebuild
+    current = _current_ids(engine, model=space.key)
     loaded = load_index(settings.index_dir, model=space.model)
-    if len(ids) and loaded.index.id_map is not None:
-        present = np.isin(ids, _id_array(loaded.index))
-        if present.any():
-            return None
+    slots = _id_array(loaded.index)
+    retired = (slots >= 0) & (~np.isin(slots, current) | np.isin(slots, ids))  # gone, or re-embedded
+    tombstones = previous.tombstones + int(retired.sum())
+    if tombstones > MAX_TOMBSTONES * max(count, 1):
+        return None  # too many dead slots: a fresh index searches better
+    if retired.any():
+        _retire(loaded.index, slots, retired)
     loaded.index.add_with_ids(vectors, ids)
+    if loaded.index.ntotal - tombstones != count:
+        logger.warning("index: %d live vectors after the update, %d expected: rebuilding",
+                       loaded.index.ntotal - tombstones, count)
+        return None
     manifest = new_manifest(
         model=space.model, backend=backend, index=loaded.index, index_type=previous.index_type,
         previous=previous, build_seconds=time.perf_counter() - started, watermark=watermark,
         ef_search=previous.ef_search, recall=previous.measured_recall_at_10, hnsw_m=previous.hnsw_m,
-        space=space,
+        space=space, tombstones=tombstones,
     )
     publish_index(loaded.index, manifest, settings.index_dir)
-    return BuildSummary(manifest, "incremental", len(ids), time.perf_counter() - started)
+    return BuildSummary(manifest, "incremental", len(ids), time.perf_counter() - started, retired=int(retired.sum()))
+
+
+def _retire(index, slots: np.ndarray, retired: np.ndarray) -> None:
+    """Mark slots dead: their id becomes -1, which searches drop (faiss's "no result"). An HNSW
+    graph cannot remove a node; a full build drops them (MAX_TOMBSTONES)."""
+    import faiss
+
+    faiss.copy_array_to_vector(np.where(retired, -1, slots).astype(np.int64), index.id_map)
+    index.construct_rev_map()
+
+
+def _current_ids(engine: Engine, *, model: str) -> np.ndarray:
+    """Ids of the papers with a current vector of the model (published, content unchanged)."""
+    with engine.connect() as connection:
+        ids = connection.execute(text(_CURRENT_IDS), {"model": model}).scalars().all()
+    return np.asarray(ids, dtype=np.int64)
 
 
 def _load_vectors(engine: Engine, *, model: str, newer_than: str | None = None):

@@ -43,6 +43,7 @@ class Manifest:
     measured_recall_at_10: float | None = None
     space: str = ""  # the embedding space's key (model, precision, token limit); "" before spaces existed
     max_tokens: int = 256  # the token limit documents were embedded with (and queries must be)
+    tombstones: int = 0  # dead slots (id -1): vectors of removed or re-embedded papers; not in `count`
 
 
 def build_index(
@@ -125,16 +126,17 @@ def read_manifest(directory: Path) -> Manifest | None:
 
 def new_manifest(*, model: str, backend: str, index, index_type: str, previous: Manifest | None,
                  build_seconds: float, watermark: str, ef_search: int | None,
-                 recall: float | None, hnsw_m: int | None, space=None) -> Manifest:
+                 recall: float | None, hnsw_m: int | None, space=None, tombstones: int = 0) -> Manifest:
     """The next generation's manifest; `space` (an EmbeddingSpace) records the vectors' space."""
     generation = (previous.generation + 1) if previous else 1
     return Manifest(
-        model=model, backend=backend, dimension=index.d, count=index.ntotal, index_type=index_type,
+        model=model, backend=backend, dimension=index.d, count=index.ntotal - tombstones, index_type=index_type,
         file=f"vectors-{generation}.faiss", generation=generation,
         built_at=datetime.now(UTC).isoformat(timespec="seconds"), build_seconds=round(build_seconds, 3),
         watermark=watermark, hnsw_m=hnsw_m, ef_search=ef_search,
         measured_recall_at_10=None if recall is None else round(recall, 4),
         space=space.key if space is not None else "", max_tokens=space.max_tokens if space is not None else 256,
+        tombstones=tombstones,
     )
 
 

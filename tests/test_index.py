@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 
+from indexer.build import _load_vectors
 from indexer.embed import embed_stale
+from indexer.store import delete_papers
 from papersift.embedding import load_embedder, space_of
 from papersift.embedding_choice import cached_choice
 from papersift.models import PaperEmbedding
-from papersift.vector_index import read_manifest
+from papersift.vector_index import load_index, read_manifest
 from tests.conftest import Cli
 
 SAMPLE = "kaggle-snapshot-sample-200.jsonl"
@@ -66,7 +68,7 @@ def test_changed_text_is_reembedded_and_new_papers_are_added_incrementally(index
 
     rebuilt = indexed("index")
     assert "embedded 1 · " in rebuilt.output
-    assert "full flat index of 200 vectors (generation 2" in rebuilt.output
+    assert "incremental (+1, 1 retired) flat index of 200 vectors (generation 2" in rebuilt.output
 
     new = []
     for number in range(1, 4):
@@ -78,9 +80,45 @@ def test_changed_text_is_reembedded_and_new_papers_are_added_incrementally(index
 
     added = indexed("index")
     assert "embedded 3 · " in added.output
-    assert "incremental flat index of 203 vectors (generation 3" in added.output
+    assert "incremental (+3, 0 retired) flat index of 203 vectors (generation 3" in added.output
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(PaperEmbedding)).scalar_one() == 203
+
+
+@pytest.mark.parametrize("exact_max", [10_000, 50], ids=["flat", "hnsw"])
+def test_removed_and_reembedded_papers_leave_the_index_without_a_rebuild(index_settings, shared_data, engine,
+                                                                         tmp_path, exact_max):
+    settings = index_settings.model_copy(update={"index_exact_max": exact_max})
+    cli = Cli(settings)
+    assert cli("import", "arxiv-snapshot", shared_data / "arxiv" / SAMPLE).exit_code == 0
+    assert cli("index").exit_code == 0
+    changed = json.loads(_lines(shared_data)[0])
+    changed["abstract"] = "A completely different abstract about protein folding."
+    cli("import", "arxiv-snapshot", _write(tmp_path / "changed.jsonl", [json.dumps(changed)]))
+    with engine.begin() as connection:
+        assert delete_papers(connection, ["arxiv:0704.0002", "arxiv:0704.0003"]) == 2
+        connection.execute(text("UPDATE papers SET is_published = false, updated_at = now() "
+                                "WHERE public_id = 'arxiv:0704.0004'"))
+
+    result = cli("index")
+    kind = "flat" if exact_max > 200 else "hnsw"
+    assert f"incremental (+1, 4 retired) {kind} index of 197 vectors (generation 2" in result.output, result.output
+    space = read_manifest(settings.index_dir).space
+    ids, vectors, _ = _load_vectors(engine, model=space)
+    loaded = load_index(settings.index_dir, model=settings.model)
+    assert loaded.manifest.tombstones == 4  # the re-embedded paper's old slot, two deleted, one unpublished
+    first = ids[0]  # arxiv:0704.0001, re-embedded
+    np.testing.assert_allclose(loaded.reconstruct(first), vectors[0], atol=1e-6)
+    # Every search over the live vectors: the nearest ten as exact search over the current vectors finds them.
+    for row in range(0, len(ids), 10):
+        scores, found = loaded.search(vectors[row], 14)
+        found = found[found >= 0][:10]
+        expected = ids[np.argsort(-(vectors @ vectors[row]), kind="stable")[:10]]
+        assert set(found) <= set(ids) and len(found) == 10
+        assert len(set(found) & set(expected)) >= (10 if kind == "flat" else 9)
+
+    assert "full" in cli("index", "--rebuild").output
+    assert read_manifest(settings.index_dir).tombstones == 0
 
 
 def test_a_killed_embedding_run_resumes_with_only_the_rest(index_settings, shared_data, engine, cli):
@@ -155,7 +193,7 @@ def test_service_swaps_in_a_new_index_without_a_failed_request(indexed, client_f
         record = json.loads(_lines(shared_data, 1)[0])
         record["id"], record["title"] = "2601.00042", "Sparsity certifying graph decompositions revisited"
         indexed("import", "arxiv-snapshot", _write(tmp_path / "one.jsonl", [json.dumps(record)]))
-        assert "incremental flat index of 201 vectors (generation 2" in indexed("index").output
+        assert "incremental (+1, 0 retired) flat index of 201 vectors (generation 2" in indexed("index").output
         deadline = time.monotonic() + 10
         while client.get("/api/v1/index").json()["generation"] != 2 and time.monotonic() < deadline:
             time.sleep(0.1)
