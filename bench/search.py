@@ -137,13 +137,13 @@ def print_table(title: str, rows: dict[str, list[float]], notes: dict[str, str] 
         print(f"{name:<28} {len(samples):>5} {p50:>8.2f} {p95:>8.2f} {p99:>8.2f}  {(notes or {}).get(name, '')}")
 
 
-def start_server(settings: Settings, workers: int | None):
+def start_server(settings: Settings, workers: int | None, env: dict[str, str] | None = None):
     import httpx
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "PAPERSIFT_DATA_DIR": str(settings.data_dir), "PAPERSIFT_LOG_LEVEL": "WARNING"}
+    env = {**(env or os.environ), "PAPERSIFT_DATA_DIR": str(settings.data_dir), "PAPERSIFT_LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "papersift.cli", "serve", "--port", str(port)]
     if workers:
         command += ["--workers", str(workers)]

@@ -113,7 +113,8 @@ def _try_incremental(engine, settings, previous: Manifest, space: EmbeddingSpace
         return None  # too many dead slots: a fresh index searches better
     if retired.any():
         _retire(loaded.index, slots, retired)
-    loaded.index.add_with_ids(vectors, ids)
+    if len(ids):
+        loaded.index.add_with_ids(vectors, ids)
     if loaded.index.ntotal - tombstones != count:
         logger.warning("index: %d live vectors after the update, %d expected: rebuilding",
                        loaded.index.ntotal - tombstones, count)

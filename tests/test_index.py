@@ -117,6 +117,10 @@ def test_removed_and_reembedded_papers_leave_the_index_without_a_rebuild(index_s
         assert set(found) <= set(ids) and len(found) == 10
         assert len(set(found) & set(expected)) >= (10 if kind == "flat" else 9)
 
+    with engine.begin() as connection:  # a removal alone
+        assert delete_papers(connection, ["arxiv:0704.0005"]) == 1
+    assert f"incremental (+0, 1 retired) {kind} index of 196 vectors (generation 3" in cli("index").output
+
     assert "full" in cli("index", "--rebuild").output
     assert read_manifest(settings.index_dir).tombstones == 0
 
