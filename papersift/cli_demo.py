@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from papersift.errors import PapersiftError
 from papersift.settings import Settings
+
+if TYPE_CHECKING:
+    from indexer.data_folder import DataFolder
 
 
 def demo(
@@ -39,7 +42,8 @@ def register(app: typer.Typer) -> None:
 
 def _demo(ctx: typer.Context, settings: Settings, *, host: str, port: int, serve_site: bool,
           harvest: list[str]) -> None:
-    from papersift.cli import _engine, _fail, index_command, serve
+    from indexer.data_folder import read_data_folder
+    from papersift.cli import EXIT_USAGE, _engine, _fail, index_command, serve
     from papersift.db import make_engine, upgrade_schema
 
     try:
@@ -49,7 +53,12 @@ def _demo(ctx: typer.Context, settings: Settings, *, host: str, port: int, serve
     if harvest:
         _demo_harvest(settings, harvest)
     else:
-        _demo_import(settings)
+        folder = read_data_folder(settings.shared_data)
+        if not folder.is_usable:
+            typer.echo(f"error: {settings.shared_data} has neither arxiv/ nor venues/paperlists/", err=True)
+            typer.echo("hint: set PAPERSIFT_SHARED_DATA to the shared data folder", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        _demo_import(settings, folder)
     if not serve_site:
         index_command(ctx, rebuild=False)
         return
@@ -85,23 +94,21 @@ def _child_environment(settings: Settings) -> dict[str, str]:
     return environment
 
 
-def _demo_import(settings: Settings) -> None:
-    """Import the shared data; a file (or folder) unchanged since its last import is skipped."""
+def _demo_import(settings: Settings, folder: DataFolder) -> None:
+    """Import the parts the data folder has; a file (or folder) unchanged since its last import is
+    skipped."""
     from indexer.files import fingerprint
     from indexer.runs import last_success_cursor, remember_in_cursor
     from indexer.sources.arxiv_snapshot import iter_raw_snapshot
     from indexer.sources.paperlists import iter_raw_paperlists
-    from papersift.cli import EXIT_USAGE, _engine, _run_import
+    from papersift.cli import _engine, _run_import
 
-    arxiv_dir = settings.shared_data / "arxiv"
-    venue_dir = settings.shared_data / "venues" / "paperlists"
-    if not arxiv_dir.is_dir() or not venue_dir.is_dir():
-        typer.echo(f"error: {settings.shared_data} has no arxiv/ and venues/paperlists/", err=True)
-        typer.echo("hint: set PAPERSIFT_SHARED_DATA to the shared data folder", err=True)
-        raise typer.Exit(EXIT_USAGE)
+    for part, label in folder.missing_parts():
+        typer.echo(f"demo: {folder.root} has no {part} · the {label} part is skipped")
     engine = _engine(settings)
-    inputs = [("arxiv-snapshot", path, iter_raw_snapshot) for path in sorted(arxiv_dir.glob("*.jsonl*"))]
-    inputs.append(("paperlists", venue_dir, lambda folder: iter_raw_paperlists([folder])))
+    inputs = [("arxiv-snapshot", path, iter_raw_snapshot) for path in folder.arxiv_files]
+    if folder.venue_dir is not None:
+        inputs.append(("paperlists", folder.venue_dir, lambda path: iter_raw_paperlists([path])))
     for source, path, read in inputs:
         target, stamp = str(path.resolve()), fingerprint(path)
         previous = last_success_cursor(engine, source=source, target=target) or {}

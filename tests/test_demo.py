@@ -126,3 +126,20 @@ def test_demo_harvest_fetches_the_category_live_instead(index_settings, shared_d
     assert "cat:cs.CL" in arxiv.requests[0].replace("%3A", ":")
     assert query_rows(settings, "SELECT public_id FROM papers") == [("arxiv:1707.08567",)]
     assert "index: embedded 1" in result.output
+
+
+@pytest.mark.parametrize("part", ["arxiv", "venues"])
+def test_a_data_folder_with_one_part_imports_it_and_says_the_other_was_skipped(index_settings, small_shared_data, part):
+    shutil.rmtree(small_shared_data / ("venues" if part == "arxiv" else "arxiv"))
+    result = Cli(index_settings.model_copy(update={"shared_data": small_shared_data}))("demo", "--no-serve")
+    assert result.exit_code == 0, result.output
+    if part == "arxiv":
+        assert "import arxiv-snapshot: read 60 · inserted 60" in result.output
+        assert f"demo: {small_shared_data} has no venues/paperlists/ · the venues part is skipped" in result.output
+        assert "import paperlists" not in result.output
+    else:
+        assert "import paperlists: read 163 · inserted 163" in result.output
+        assert f"demo: {small_shared_data} has no arxiv/ · the arXiv part is skipped" in result.output
+        assert "import arxiv-snapshot" not in result.output
+    assert "harvest" not in result.output  # the part it has is used; nothing is fetched
+    assert f"index: embedded {60 if part == 'arxiv' else 163}" in result.output
