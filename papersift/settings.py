@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     )
     shared_data: Path = Field(
         default=Path("../shared/data"),
-        description="Folder of real arXiv and venue metadata used by demos, tests and benchmarks.",
+        description="Folder of real arXiv and venue metadata (arxiv/, venues/paperlists/) used by the "
+        "demo, tests and benchmarks; without it the demo fetches a starter corpus.",
     )
     import_batch_size: int = Field(
         default=2000, ge=1, le=100_000, description="Records written per transaction on import."
