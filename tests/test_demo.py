@@ -259,10 +259,11 @@ def _starter_environment(settings, tmp_path, *, arxiv: str, lists: str) -> dict[
 def _browse(port: int, **filters) -> dict | None:
     """The site's answer to an empty keyword query (every paper), or None while it is not up."""
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/api/v1/search",
-                         params={"q": "", "mode": "keyword", "limit": 100, **filters}, timeout=5).json()
+        response = httpx.get(f"http://127.0.0.1:{port}/api/v1/search",
+                             params={"q": "", "mode": "keyword", "limit": 100, **filters}, timeout=5)
     except httpx.TransportError:
         return None
+    return response.json() if response.status_code == 200 else None
 
 
 def _wait_for(probe, process: subprocess.Popen, seconds: float = 120):
