@@ -245,6 +245,16 @@ def _demo_process(environment: dict[str, str], port: int) -> subprocess.Popen:
                             env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _stop(process: subprocess.Popen) -> str:
+    """Ctrl-C the demo (SIGKILL when it does not end within 90 s, so no test leaves one running); its output."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=90)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[0]
+
+
 def _starter_environment(settings, tmp_path, *, arxiv: str, lists: str) -> dict[str, str]:
     environment = dict(os.environ, PAPERSIFT_DATABASE_URL=settings.database_url.get_secret_value(),
                        PAPERSIFT_DATA_DIR=str(settings.data_dir),
@@ -301,8 +311,7 @@ def test_demo_without_a_data_folder_serves_the_first_page_and_fills_as_the_rest_
 
         assert _wait_for(filled, process) is not None
     finally:
-        process.send_signal(signal.SIGINT)
-        output = process.communicate(timeout=90)[0]
+        output = _stop(process)
     assert "demo: no data folder at" in output
     assert f"demo: keyword index of {len(first_page)} papers · serving now" in output, output
     assert f"serving papersift on http://127.0.0.1:{port}" in output
@@ -315,7 +324,11 @@ def test_demo_without_a_data_folder_and_its_sources_down_exits_4_without_serving
     lists = "http://127.0.0.1:9/lists/rss/rss2025.json.gz"
     port = _free_port()
     process = _demo_process(_starter_environment(settings, tmp_path, arxiv=NO_NETWORK_ARXIV, lists=lists), port)
-    output = process.communicate(timeout=120)[0]
+    try:
+        output = process.communicate(timeout=120)[0]
+    finally:
+        if process.poll() is None:
+            _stop(process)
     assert process.returncode == 4, output
     assert "error: arXiv cs.AI cs.CL cs.CV cs.LG: arXiv could not be reached" in output
     assert f"error: list rss2025.json.gz: {lists} could not be reached" in output
