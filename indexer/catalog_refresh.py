@@ -53,7 +53,6 @@ class CatalogRefresher:
         link_twins(self._engine)
         summary = build_catalog(self._engine, self._directory)
         self._published_at, self._pending = self._clock(), False
-        if summary.mode == "full":
-            self._echo(f"keyword index: {summary.manifest.count:,} papers published "
-                       f"(generation {summary.manifest.generation}, {summary.seconds:.1f} s)")
+        if summary.mode != "unchanged":
+            self._echo(f"keyword index published: {summary.line()}")
         return summary

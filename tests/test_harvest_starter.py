@@ -74,7 +74,8 @@ def _store_list(engine, path: Path, count: int) -> None:
 
 def test_keyword_index_is_published_after_the_first_page_then_every_interval_and_on_flush(settings, engine, shared_data):
     now = [100.0]
-    refresher = CatalogRefresher(engine, settings.search_dir, every=30.0, clock=lambda: now[0])
+    said: list[str] = []
+    refresher = CatalogRefresher(engine, settings.search_dir, every=30.0, clock=lambda: now[0], echo=said.append)
     rss = shared_data / "venues" / "paperlists" / "rss" / "rss2025.json.gz"
 
     refresher.flush()  # no page yet: nothing is published (an empty index would put an empty site up)
@@ -100,3 +101,7 @@ def test_keyword_index_is_published_after_the_first_page_then_every_interval_and
     generation = read_catalog_manifest(settings.search_dir).generation
     refresher.flush()  # nothing new since
     assert read_catalog_manifest(settings.search_dir).generation == generation
+    assert [line.split(" (")[0] for line in said] == [
+        "keyword index published: full · 10 papers",
+        "keyword index published: incremental · 10 new, 0 updated, 0 removed · 20 papers",
+        "keyword index published: incremental · 10 new, 0 updated, 0 removed · 30 papers"]
