@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     )
     shared_data: Path = Field(
         default=Path("../shared/data"),
-        description="Folder of real arXiv and venue metadata used by demos, tests and benchmarks.",
+        description="Folder of real arXiv and venue metadata (arxiv/, venues/paperlists/) used by the "
+        "demo, tests and benchmarks; without it the demo fetches a starter corpus.",
     )
     import_batch_size: int = Field(
         default=2000, ge=1, le=100_000, description="Records written per transaction on import."
@@ -116,7 +117,8 @@ class Settings(BaseSettings):
     )
     harvest_categories: str = Field(
         default="cs.AI cs.CL cs.CV cs.LG",
-        description="arXiv categories the `harvest-arxiv` job fetches (separated by spaces or commas).",
+        description="arXiv categories the `harvest-arxiv` job and the starter corpus (`harvest "
+        "starter`, the demo without a data folder) fetch (separated by spaces or commas).",
     )
     harvest_openreview_venues: str = Field(
         default="",
@@ -125,8 +127,9 @@ class Settings(BaseSettings):
     )
     harvest_paperlists_urls: str = Field(
         default="",
-        description="paperlists JSON URLs the `harvest-venues` job downloads (separated by spaces "
-        "or commas; empty: none).",
+        description="paperlists JSON URLs the `harvest-venues` job and the starter corpus download "
+        "(separated by spaces or commas). Empty: the job fetches none, the starter four recent "
+        "conferences from the public paperlists collection.",
     )
     harvest_backoff_seconds: float = Field(
         default=2.0, ge=0, description="First wait before a retry; doubles on each further retry."

@@ -8,6 +8,7 @@ for anything it should not gets a 404 and the test fails.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -30,13 +31,14 @@ class Canned:
 class Fault:
     """What to do instead of answering a matching request, `times` times."""
 
-    kind: str  # "status", "truncate", "reset", "slow", "empty"
+    kind: str  # "status", "truncate", "reset", "slow", "empty", "hold"
     match: str = ""  # substring of the request's path and query
     times: int = 1
     status: int = 503
     retry_after: str | None = None
     seconds: float = 0.0
     body: bytes = b""
+    release: threading.Event = field(default_factory=threading.Event)  # "hold": answer once set
 
 
 @dataclass
@@ -46,6 +48,7 @@ class HarvestServer:
     url: str
     responses: dict[tuple[str, frozenset], Canned] = field(default_factory=dict)
     fallbacks: dict[str, Canned] = field(default_factory=dict)  # by path, for any other query
+    pages: dict[tuple[str, str, str], Canned] = field(default_factory=dict)  # by path, start, max_results
     faults: list[Fault] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     request_times: list[float] = field(default_factory=list)
@@ -62,6 +65,13 @@ class HarvestServer:
         """Serve `body` for any request to `path` that no exact response matches."""
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.fallbacks[path] = Canned(status, data)
+
+    def add_pages(self, path: str, pages: dict[tuple[int, int], bytes | str]) -> None:
+        """Serve each body for any query to `path` asking for its (start, max_results), when no
+        exact response matches: a stand-in for a search the recordings do not hold."""
+        for (start, size), body in pages.items():
+            data = body.encode("utf-8") if isinstance(body, str) else body
+            self.pages[(path, str(start), str(size))] = Canned(200, data)
 
     def add_recordings(self, folder: Path) -> None:
         """Serve every recorded arXiv API response in `folder` ({url, status_code, body} JSON)."""
@@ -116,7 +126,10 @@ def _handler(server: HarvestServer) -> type[BaseHTTPRequestHandler]:
             path, query = _key(self.path)
             if extra_query:
                 query = query | frozenset(parse_qsl(extra_query, keep_blank_values=True))
-            canned = server.responses.get((path, query)) or server.fallbacks.get(path)
+            asked = dict(query)
+            canned = (server.responses.get((path, query))
+                      or server.pages.get((path, asked.get("start", ""), asked.get("max_results", "")))
+                      or server.fallbacks.get(path))
             if canned is None:
                 self._send(404, b"no recorded response for " + target.encode(), "text/plain")
                 return
@@ -130,6 +143,9 @@ def _handler(server: HarvestServer) -> type[BaseHTTPRequestHandler]:
                 return True
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
+                return False
+            if fault.kind == "hold":
+                fault.release.wait(fault.seconds or 120)
                 return False
             if fault.kind == "reset":
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -173,3 +189,17 @@ def harvest_server() -> Iterator[HarvestServer]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def recorded_query_ids(folder: Path, starts: tuple[int, ...]) -> list[str]:
+    """The arXiv ids on the recorded pages of ten of the `testing` query that begin at `starts`
+    (under `folder`, shared/data/arxiv-api), in order, without duplicates."""
+    ids: list[tuple[int, str]] = []
+    for path in sorted(folder.glob("q_testing_*_m10_*.json")):
+        recording = json.loads(path.read_text())
+        start = int(re.search(r"start=(\d+)", recording["url"]).group(1))
+        if start in starts:
+            for found in re.findall(r"<id>http://arxiv.org/abs/([^<]+?)(?:v\d+)?</id>", recording["body"]):
+                ids.append((start, found))
+    ordered = [i for _, i in sorted(ids, key=lambda pair: pair[0])]
+    return list(dict.fromkeys(ordered))

@@ -17,7 +17,7 @@ import pytest
 from indexer.lexical import build_catalog
 from papersift.settings import Settings
 from tests.conftest import Cli, query_rows
-from tests.harvest_server import Fault, harvest_server
+from tests.harvest_server import Fault, harvest_server, recorded_query_ids
 
 PAGE = 10
 RECORDED_PAGES = (0, 10, 20, 30, 40, 50)
@@ -39,15 +39,7 @@ def _cli(settings: Settings, server, **overrides) -> Cli:
 
 def _recorded_ids(shared_data, starts=RECORDED_PAGES) -> list[str]:
     """The arXiv ids on the recorded pages of the `testing` query, in order, without duplicates."""
-    ids: list[str] = []
-    for path in sorted((shared_data / "arxiv-api").glob("q_testing_*_m10_*.json")):
-        recording = json.loads(path.read_text())
-        start = int(re.search(r"start=(\d+)", recording["url"]).group(1))
-        if start in starts:
-            for found in re.findall(r"<id>http://arxiv.org/abs/([^<]+?)(?:v\d+)?</id>", recording["body"]):
-                ids.append((start, found))
-    ordered = [i for _, i in sorted(ids, key=lambda pair: pair[0])]
-    return list(dict.fromkeys(ordered))
+    return recorded_query_ids(shared_data / "arxiv-api", starts)
 
 
 def _papers(settings: Settings) -> dict[str, tuple]:
