@@ -9,7 +9,8 @@ data directory throughout. The clock starts when `papersift harvest arxiv` start
 index` runs when it ends (as the scheduled jobs do), and two pollers ask the site every 0.2 s:
 - keyword: the day's last paper is among the top five of `/api/v1/search?mode=keyword` for its
   title (the day's records are real ones under new ids: the original paper may rank with it);
-- vector: `/api/v1/papers/{id}/related` answers for it (its vector is in the served index).
+- vector: `/api/v1/papers/{id}/related` answers for it (its vector is in the served index);
+- listing: `/api/v1/arxiv/{its category}` (the latest day) lists it (read from PostgreSQL).
 Every line the commands print is shown with its time. Afterwards the day's papers are deleted and
 `papersift index` runs again (the removal path), so the corpus is left as it was.
 
@@ -137,6 +138,10 @@ def main() -> None:
         found = http.get("/api/v1/search", params={"q": last.title, "mode": "keyword", "limit": 5}).json()
         return any(r["id"] == f"arxiv:{last.arxiv_id}" for r in found.get("results", []))
 
+    def listed() -> bool:
+        listing = http.get(f"/api/v1/arxiv/{last.categories[0]}").json()
+        return any(p["id"] == f"arxiv:{last.arxiv_id}" for p in listing.get("new", []))
+
     def vector_found() -> bool:
         return http.get(f"/api/v1/papers/arxiv:{last.arxiv_id}/related", params={"limit": 3}).status_code == 200
 
@@ -146,7 +151,7 @@ def main() -> None:
             window = ["--since", day_start.strftime("%Y-%m-%dT%H:%M"),
                       "--until", (day_start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")]
             clock.started = time.perf_counter()
-            pollers = [Poller(clock, keyword_found), Poller(clock, vector_found)]
+            pollers = [Poller(clock, keyword_found), Poller(clock, vector_found), Poller(clock, listed)]
             for poller in pollers:
                 poller.start()
             harvested = clock.run("harvest", ["harvest", "arxiv", *sum((["-c", c] for c in categories), []),
@@ -161,11 +166,12 @@ def main() -> None:
               f"'{last.title[:60]}'")
         for at, line in clock.lines:
             print(f"  {at:7.1f} s {line}")
-        keyword_at, vector_at = pollers[0].at, pollers[1].at
+        keyword_at, vector_at, listed_at = (poller.at for poller in pollers)
         print(f"\n{'from harvest start':<40} {'seconds':>9} {'floor':>7}")
         print("-" * 58)
         print(f"{'harvest done':<40} {harvested:>9.1f}")
         print(f"{'index done':<40} {indexed:>9.1f}")
+        print(f"{'last paper in its category listing (API)':<40} {_seconds(listed_at):>9}")
         print(f"{'last paper keyword-searchable (site)':<40} {_seconds(keyword_at):>9} {'120':>7}")
         print(f"{'last paper vector-searchable (site)':<40} {_seconds(vector_at):>9} {'300':>7}")
         print(f"{'keyword catalog update (its own time)':<40} {_catalog_seconds(clock.lines):>9} "

@@ -156,6 +156,14 @@ def test_connection_reset_is_retried(settings, recorded):
     assert len(_papers(settings)) == 10
 
 
+def test_an_unreachable_server_is_tried_retries_plus_one_times_and_named(settings, recorded):
+    recorded.inject(Fault("reset", match="start=0", times=50))
+    result = _cli(settings, recorded)("harvest", "arxiv", "--query", "testing", "--max-results", 10)
+    assert result.exit_code == 4
+    assert "error: arXiv could not be reached" in result.output and "after 3 tries" in result.output
+    assert len(recorded.requests) == 3  # harvest_retries=2; the arxiv client does not retry them again
+
+
 def test_timeout_is_retried(settings, recorded):
     recorded.inject(Fault("slow", match="start=0", seconds=1.5))
     result = _cli(settings, recorded, harvest_timeout_seconds=0.5)("harvest", "arxiv", "--query", "testing",
@@ -169,8 +177,9 @@ def test_persistent_failure_ends_the_run_clearly_and_the_rerun_resumes(settings,
     cli = _cli(settings, recorded)
     failed = cli("harvest", "arxiv", "--query", "testing", "--max-results", 40)
     assert failed.exit_code == 4
-    assert "error: arXiv answered HTTP 503" in failed.output
+    assert "error: arXiv answered HTTP 503" in failed.output and "after 3 tries" in failed.output
     assert "re-run to resume" in failed.output
+    assert sum("start=20" in r for r in recorded.requests) == 3  # harvest_retries=2: three tries, not nine
     kept = len(_papers(settings))
     assert kept == len(_recorded_ids(settings.shared_data, (0, 10)))  # two whole pages, nothing more
     recorded.faults.clear()

@@ -43,6 +43,26 @@ class MalformedFeed(requests.exceptions.ConnectionError):
     connection (the `arxiv` client retries ConnectionError)."""
 
 
+class ArxivGaveUp(requests.exceptions.RequestException):
+    """What the session still got after its own retries: a failed connection or an error status.
+    Not a ConnectionError, so the `arxiv` client does not retry it again (its retries are for
+    malformed and empty pages): `harvest_retries` retries in all, not their square."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str = "") -> None:
+        super().__init__(message)
+        self.status, self.url = status, url
+
+
+class _GiveUpSession(requests.Session):
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return super().send(request, **kwargs)
+        except MalformedFeed:
+            raise
+        except requests.exceptions.ConnectionError as error:
+            raise ArxivGaveUp(f"{request.url}: {error}", url=request.url or "") from error
+
+
 class ArxivApiClient(arxiv.Client):
     """The `arxiv` package's client pointed at the configured URL, with timeouts, backoff on
     429/5xx (Retry-After obeyed), a strict check of every response body, and the totals and
@@ -59,7 +79,9 @@ class ArxivApiClient(arxiv.Client):
             timeout=settings.harvest_timeout_seconds,
             retries=settings.harvest_retries,
             backoff=settings.harvest_backoff_seconds,
+            session_class=_GiveUpSession,
         )
+        self.tries = settings.harvest_retries + 1
         self._session.hooks["response"].append(self._check_feed)
         self.total_results: int | None = None
         self.broken_entries: list[tuple[str, str]] = []  # (reason, raw entry XML)
@@ -67,8 +89,8 @@ class ArxivApiClient(arxiv.Client):
     def _check_feed(self, response: requests.Response, **_: Any) -> requests.Response:
         """Refuse a truncated or malformed 200 body (so it is retried); note the page's total
         and the entries the `arxiv` parser would drop silently."""
-        if response.status_code != 200:
-            return response
+        if response.status_code != 200:  # 429 and 5xx were retried already
+            raise ArxivGaveUp(f"HTTP {response.status_code}", status=response.status_code, url=response.url)
         try:
             root = etree.fromstring(response.content, etree.XMLParser(resolve_entities=False,
                                                                       no_network=True))
@@ -207,11 +229,10 @@ def _next_chunk(results: Iterator[arxiv.Result], client: ArxivApiClient) -> list
     """The next page of results, with the client's failures in papersift's words."""
     try:
         return list(itertools.islice(results, client.page_size))
-    except arxiv.HTTPError as error:
-        raise HarvestFailed(
-            f"arXiv answered HTTP {error.status} for {error.url} after {error.retry + 1} tries",
-            hint="pages before it are saved; re-run to resume",
-        ) from None
+    except ArxivGaveUp as error:
+        what = f"answered HTTP {error.status} for {error.url}" if error.status else f"could not be reached ({error})"
+        raise HarvestFailed(f"arXiv {what} after {client.tries} tries",
+                            hint="pages before it are saved; re-run to resume") from None
     except arxiv.UnexpectedEmptyPageError as error:
         raise HarvestFailed(
             f"arXiv returned an empty page in the middle of the results ({error.url}) "

@@ -32,7 +32,8 @@ class _TimeoutAdapter(HTTPAdapter):
 
 
 def retrying_session(
-    *, timeout: float, retries: int, backoff: float, max_retry_after: float = 120.0
+    *, timeout: float, retries: int, backoff: float, max_retry_after: float = 120.0,
+    session_class: type[requests.Session] = requests.Session,
 ) -> requests.Session:
     """A requests session that retries transient failures with exponential backoff."""
     retry = Retry(
@@ -49,7 +50,7 @@ def retrying_session(
         retry_after_max=int(max_retry_after),
         raise_on_status=False,
     )
-    session = requests.Session()
+    session = session_class()
     adapter = _TimeoutAdapter(timeout=timeout, max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
