@@ -49,6 +49,23 @@ def donor_vectors(donor_dir: Path) -> tuple[str, dict[str, np.ndarray]]:
     return space, {r.public_id: np.frombuffer(r.vector, np.float32) for r in rows if r.model == space}
 
 
+def write_vectors(engine, rows) -> None:
+    """COPY (space, paper id, content hash, float32 vector) rows into paper_embeddings, one transaction."""
+    buffer = io.StringIO()
+    for space, paper_id, content_hash, vector in rows:
+        buffer.write(f"{space}\t{paper_id}\t{content_hash}\t\\\\x{vector.astype(np.float32).tobytes().hex()}\n")
+    buffer.seek(0)
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            with cursor.copy("COPY paper_embeddings (model, paper_id, content_hash, vector) FROM STDIN") as copy:
+                while chunk := buffer.read(1 << 20):
+                    copy.write(chunk)
+        raw.commit()
+    finally:
+        raw.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--donor", type=Path, required=True, help="data directory with real vectors")
@@ -66,7 +83,7 @@ def main() -> None:
     rng = np.random.default_rng(3)
     pool = np.stack(list(donors.values()))
     real = 0
-    buffer = io.StringIO()
+    given = []
     for paper in papers:
         vector = donors.get(paper.public_id)
         if vector is None:
@@ -75,17 +92,8 @@ def main() -> None:
             vector = vector / np.linalg.norm(vector)
         else:
             real += 1
-        buffer.write(f"{space}\t{paper.id}\t{paper.content_hash}\t\\\\x{vector.astype(np.float32).tobytes().hex()}\n")
-    buffer.seek(0)
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cursor:
-            with cursor.copy("COPY paper_embeddings (model, paper_id, content_hash, vector) FROM STDIN") as copy:
-                while chunk := buffer.read(1 << 20):
-                    copy.write(chunk)
-        raw.commit()
-    finally:
-        raw.close()
+        given.append((space, paper.id, paper.content_hash, vector))
+    write_vectors(engine, given)
     print(f"fill_vectors: {len(papers):,} papers given vectors in space {space!r} "
           f"({real:,} real from {args.donor}, {len(papers) - real:,} synthetic) in {time.perf_counter() - started:.1f} s")
 

@@ -14,7 +14,6 @@ Then `papersift index --rebuild` builds both indexes over the grown corpus.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
+from bench.fill_vectors import write_vectors  # noqa: E402
 from papersift.db import make_engine, upgrade_schema  # noqa: E402
 from papersift.settings import Settings  # noqa: E402
 
@@ -52,19 +52,7 @@ def copy_vectors(engine, copy: int, rng: np.random.Generator) -> int:
     vectors = np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(len(rows), -1)
     vectors = vectors + rng.normal(0, 0.02, vectors.shape).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    buffer = io.StringIO()
-    for row, vector in zip(rows, vectors):
-        buffer.write(f"{row.model}\t{row.id}\t{row.content_hash}\t\\\\x{vector.tobytes().hex()}\n")
-    buffer.seek(0)
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cursor:
-            with cursor.copy("COPY paper_embeddings (model, paper_id, content_hash, vector) FROM STDIN") as out:
-                while chunk := buffer.read(1 << 20):
-                    out.write(chunk)
-        raw.commit()
-    finally:
-        raw.close()
+    write_vectors(engine, [(row.model, row.id, row.content_hash, vector) for row, vector in zip(rows, vectors)])
     return len(rows)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, text
 
 from indexer.ingest import run_import
@@ -46,66 +47,65 @@ def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):
         drop_database(pg_admin_url, url)
 
 
-def test_dropping_the_unread_indexes_round_trips_with_real_papers(pg_admin_url, shared_data):
+@pytest.fixture
+def sample_engine(pg_admin_url, shared_data):
+    """A new database at the head revision holding the 200 real snapshot records."""
+    url = create_database(pg_admin_url, template=None)
+    engine = make_engine(Settings(_env_file=None), url=url)
+    try:
+        upgrade_schema(engine)
+        sample = shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"
+        run_import(engine, source="arxiv-snapshot", target="sample", items=iter_snapshot(sample))
+        yield engine
+    finally:
+        engine.dispose()
+        drop_database(pg_admin_url, url)
+
+
+def test_dropping_the_unread_indexes_round_trips_with_real_papers(sample_engine):
     """0008 up, down (the weighted full-text vector and its GIN index computed again for stored
     papers) and up again, on the 200 real snapshot records."""
-    url = create_database(pg_admin_url, template=None)
-    engine = make_engine(Settings(_env_file=None), url=url)
-    sample = shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"
-    try:
-        upgrade_schema(engine)
-        run_import(engine, source="arxiv-snapshot", target="sample", items=iter_snapshot(sample))
-        stored = _stored_papers(engine)
-        assert len(stored) == 200
+    engine = sample_engine
+    stored = _stored_papers(engine)
+    assert len(stored) == 200
 
-        downgrade_schema(engine, "0007")
-        assert _papers_indexes(engine) == (PAPERS_INDEXES - {"ix_papers_updated_at"}) | UNREAD_INDEXES
-        with engine.connect() as connection:
-            connection.execute(text("SET enable_seqscan = off"))
-            query = "FROM papers WHERE search_vector @@ to_tsquery('english', 'diphoton & tevatron')"
-            plan = "\n".join(connection.execute(text(f"EXPLAIN SELECT public_id {query}")).scalars())
-            assert "ix_papers_search_vector" in plan
-            assert connection.execute(text(f"SELECT public_id {query}")).scalars().all() == ["arxiv:0704.0001"]
-            weights = connection.execute(text(
-                "SELECT search_vector FROM papers WHERE public_id = 'arxiv:0704.0001'")).scalar_one()
-            assert "'diphoton':4A" in weights  # the title's fourth word, weight A
-            assert re.search(r"'balázs':\d+B", weights)  # authors: weight B, not stemmed
-        assert _stored_papers(engine) == stored
+    downgrade_schema(engine, "0007")
+    assert _papers_indexes(engine) == (PAPERS_INDEXES - {"ix_papers_updated_at"}) | UNREAD_INDEXES
+    with engine.connect() as connection:
+        connection.execute(text("SET enable_seqscan = off"))
+        query = "FROM papers WHERE search_vector @@ to_tsquery('english', 'diphoton & tevatron')"
+        plan = "\n".join(connection.execute(text(f"EXPLAIN SELECT public_id {query}")).scalars())
+        assert "ix_papers_search_vector" in plan
+        assert connection.execute(text(f"SELECT public_id {query}")).scalars().all() == ["arxiv:0704.0001"]
+        weights = connection.execute(text(
+            "SELECT search_vector FROM papers WHERE public_id = 'arxiv:0704.0001'")).scalar_one()
+        assert "'diphoton':4A" in weights  # the title's fourth word, weight A
+        assert re.search(r"'balázs':\d+B", weights)  # authors: weight B, not stemmed
+    assert _stored_papers(engine) == stored
 
-        upgrade_schema(engine)
-        assert _papers_indexes(engine) == PAPERS_INDEXES
-        assert "search_vector" not in {column["name"] for column in inspect(engine).get_columns("papers")}
-        assert _stored_papers(engine) == stored
-    finally:
-        engine.dispose()
-        drop_database(pg_admin_url, url)
+    upgrade_schema(engine)
+    assert _papers_indexes(engine) == PAPERS_INDEXES
+    assert "search_vector" not in {column["name"] for column in inspect(engine).get_columns("papers")}
+    assert _stored_papers(engine) == stored
 
 
-def test_deleted_papers_are_logged_with_their_twins_and_the_log_round_trips(pg_admin_url, shared_data):
+def test_deleted_papers_are_logged_with_their_twins_and_the_log_round_trips(sample_engine):
     """0010: a deleted paper leaves its id and its twin's in `paper_removals` (the incremental
     keyword catalog reads them); down to 0009 and back up on real records."""
-    url = create_database(pg_admin_url, template=None)
-    engine = make_engine(Settings(_env_file=None), url=url)
-    sample = shared_data / "arxiv" / "kaggle-snapshot-sample-200.jsonl"
-    try:
-        upgrade_schema(engine)
-        run_import(engine, source="arxiv-snapshot", target="sample", items=iter_snapshot(sample))
-        with engine.begin() as connection:
-            first, second, third = connection.execute(text("SELECT id FROM papers ORDER BY id LIMIT 3")).scalars()
-            connection.execute(text("UPDATE papers SET twin_id = :b WHERE id = :a"), {"a": first, "b": second})
-            connection.execute(text("DELETE FROM papers WHERE id IN (:a, :c)"), {"a": first, "c": third})
-            logged = connection.execute(text("SELECT paper_id, twin_id FROM paper_removals ORDER BY paper_id")).all()
-        assert [tuple(row) for row in logged] == [(first, second), (third, None)]
-        downgrade_schema(engine, "0009")
-        assert "paper_removals" not in inspect(engine).get_table_names()
-        with engine.begin() as connection:
-            connection.execute(text("DELETE FROM papers WHERE id = :b"), {"b": second})  # no trigger left
-        upgrade_schema(engine)
-        assert "ix_papers_updated_at" in _papers_indexes(engine)
-        assert len(_stored_papers(engine)) == 197
-    finally:
-        engine.dispose()
-        drop_database(pg_admin_url, url)
+    engine = sample_engine
+    with engine.begin() as connection:
+        first, second, third = connection.execute(text("SELECT id FROM papers ORDER BY id LIMIT 3")).scalars()
+        connection.execute(text("UPDATE papers SET twin_id = :b WHERE id = :a"), {"a": first, "b": second})
+        connection.execute(text("DELETE FROM papers WHERE id IN (:a, :c)"), {"a": first, "c": third})
+        logged = connection.execute(text("SELECT paper_id, twin_id FROM paper_removals ORDER BY paper_id")).all()
+    assert [tuple(row) for row in logged] == [(first, second), (third, None)]
+    downgrade_schema(engine, "0009")
+    assert "paper_removals" not in inspect(engine).get_table_names()
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM papers WHERE id = :b"), {"b": second})  # no trigger left
+    upgrade_schema(engine)
+    assert "ix_papers_updated_at" in _papers_indexes(engine)
+    assert len(_stored_papers(engine)) == 197
 
 
 def _papers_indexes(engine) -> set[str]:
