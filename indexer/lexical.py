@@ -35,8 +35,8 @@ from papersift.scripts import segment
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EPOCH", "MANIFEST", "PAPERS_SQL", "CatalogManifest", "build_catalog", "read_catalog_manifest",
-           "write_catalog"]
+__all__ = ["EPOCH", "MANIFEST", "PAPERS_SQL", "CatalogManifest", "build_catalog", "catalog_is_current",
+           "read_catalog_manifest", "write_catalog"]
 
 MANIFEST = "manifest.json"
 ANALYSIS = "cjk-bigrams-1"  # how text is analyzed: a change rebuilds catalogs built the old way
@@ -92,10 +92,8 @@ def build_catalog(engine: Engine, directory: Path, *, force: bool = False,
     incrementally when it can, else in full (`force`: always in full)."""
     started = time.perf_counter()
     previous = read_catalog_manifest(directory)
-    if previous and not force and _can_update(directory, previous):
-        now = read_change_point(engine, since=previous.changes_from)
-        if previous.watermark == _watermark(now):
-            return CatalogSummary(previous, "unchanged", time.perf_counter() - started)
+    if not force and catalog_is_current(engine, directory):
+        return CatalogSummary(previous, "unchanged", time.perf_counter() - started)
     point = read_change_point(engine)  # before reading any paper: what changes later is read next time
     directory.mkdir(parents=True, exist_ok=True)
     if not force and _can_update(directory, previous):
@@ -104,6 +102,13 @@ def build_catalog(engine: Engine, directory: Path, *, force: bool = False,
         if summary:
             return summary
     return _rebuild(engine, directory, previous, point, started, on_batch)
+
+
+def catalog_is_current(engine: Engine, directory: Path) -> bool:
+    """Whether the published catalog reflects every change to the papers (a few index lookups)."""
+    previous = read_catalog_manifest(directory)
+    return (previous is not None and _can_update(directory, previous)
+            and previous.watermark == _watermark(read_change_point(engine, since=previous.changes_from)))
 
 
 def _watermark(point: ChangePoint) -> str:

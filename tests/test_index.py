@@ -57,6 +57,7 @@ def test_index_publishes_a_manifest_and_a_second_run_embeds_nothing(indexed, ind
     again = indexed("index")
 
     assert "index: embedded 0 (all current) · unchanged flat index of 200 vectors (generation 1" in again.output
+    assert "keyword index unchanged" in again.output and "twins:" not in again.output  # nothing to link
 
 
 def test_changed_text_is_reembedded_and_new_papers_are_added_incrementally(indexed, index_settings,
