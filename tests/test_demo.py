@@ -228,7 +228,7 @@ def test_demo_without_a_data_folder_and_its_sources_down_exits_4_naming_them(set
     result = Cli(_starter_settings(settings, tmp_path, arxiv=NO_NETWORK_ARXIV, lists=lists))("demo", "--no-serve")
     assert result.exit_code == 4, result.output
     assert "error: arXiv cs.AI cs.CL cs.CV cs.LG: arXiv could not be reached (" in result.output
-    assert f"error: list rss2025.json.gz: {lists} could not be reached: " in result.output
+    assert f"error: list rss2025.json.gz: {lists} could not be reached: 127.0.0.1: connection refused" in result.output
     assert "harvest starter: 0 of 2 sources fetched · 0 new papers" in result.output
     assert ("hint: re-run to resume; without a network, set PAPERSIFT_SHARED_DATA to a data folder (arxiv/, "
             "venues/paperlists/); or point PAPERSIFT_ARXIV_API_URL and PAPERSIFT_HARVEST_PAPERLISTS_URLS "

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
+from indexer.catalog_changes import read_change_point, read_changes
 from indexer.ingest import run_import
 from indexer.sources.arxiv_snapshot import iter_raw_snapshot
 from indexer.sources.paperlists import iter_raw_paperlists
@@ -187,3 +188,24 @@ def test_the_home_pages_newest_days_read_the_category_day_index(engine, shared_d
     assert len(newest) == 1
     indexes, scans = index_use(engine, *newest[0])
     assert "ix_papers_primary_category_announced" in indexes and not scans
+
+
+def test_the_catalogs_changes_since_a_generation_are_read_through_the_updated_at_index(engine):
+    """The incremental keyword catalog's questions (what changed, and since when) stay index
+    lookups however large the table grows."""
+    with recorded(engine) as statements:
+        point = read_change_point(engine)
+        read_change_point(engine, since=point.since)
+        changes = read_changes(engine, since="2000-01-01T00:00:00+00:00")
+    assert len(changes.touched_ids) > 3000 and changes.entries
+
+    plans = [(statement, *index_use(engine, statement, parameters)) for statement, parameters in statements]
+    assert len(plans) == 6  # the newest change twice, counts since a point twice, touched ids, entries
+    for statement, indexes, scans in plans:
+        assert not scans, statement
+        if "ANY(" in statement:  # the entries among the touched papers
+            assert "pk_papers" in indexes, statement
+        if "updated_at" in statement:
+            assert "ix_papers_updated_at" in indexes, statement
+        if "paper_removals" in statement:
+            assert "ix_paper_removals_removed_at" in indexes, statement

@@ -20,7 +20,7 @@ from lxml import etree
 from sqlalchemy import Engine
 
 from indexer.harvest.arxiv_entries import SOURCE, record_from_result
-from indexer.harvest.http import is_loopback, retrying_session
+from indexer.harvest.http import connection_problem, is_loopback, retrying_session
 from indexer.harvest.runner import Page, run_harvest
 from indexer.ingest import ImportSummary
 from indexer.records import PaperRecord, Reject
@@ -60,7 +60,7 @@ class _GiveUpSession(requests.Session):
         except MalformedFeed:
             raise
         except requests.exceptions.ConnectionError as error:
-            raise ArxivGaveUp(f"{request.url}: {error}", url=request.url or "") from error
+            raise ArxivGaveUp(connection_problem(error), url=request.url or "") from error
 
 
 class ArxivApiClient(arxiv.Client):

@@ -67,3 +67,27 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def connection_problem(error: BaseException) -> str:
+    """What went wrong with a connection, in a few words: "export.arxiv.org: the name does not
+    resolve (no network?)" rather than urllib3's nested retry report."""
+    reason = error
+    while True:  # requests' ConnectionError wraps urllib3's MaxRetryError, which wraps the cause
+        inner = getattr(reason, "reason", None) or (reason.args[0] if reason.args else None)
+        if not isinstance(inner, BaseException) or inner is reason:
+            break
+        reason = inner
+    host = getattr(getattr(reason, "conn", None), "host", None) or getattr(reason, "pool", None)
+    host = getattr(host, "host", host)
+    text = str(reason)
+    if "NameResolutionError" in type(reason).__name__ or "Name or service not known" in text:
+        what = "the name does not resolve (no network?)"
+    elif "refused" in text.lower():
+        what = "connection refused"
+    elif "timed out" in text.lower():
+        what = "timed out"
+    else:
+        what = text.split(": ", 1)[-1][:160]
+    return f"{host}: {what}" if isinstance(host, str) else what
+

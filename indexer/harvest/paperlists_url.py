@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from indexer.files import open_binary
-from indexer.harvest.http import RETRY_STATUSES, retrying_session
+from indexer.harvest.http import RETRY_STATUSES, connection_problem, retrying_session
 from indexer.harvest.runner import Page, run_harvest
 from indexer.ingest import ImportSummary
 from indexer.records import PaperRecord, Reject
@@ -111,7 +111,7 @@ def download_list(session: requests.Session, url: str, path: Path, *, settings: 
         try:
             response = session.get(url, stream=True)
         except requests.exceptions.RequestException as error:
-            raise HarvestFailed(f"{url} could not be reached: {error}",
+            raise HarvestFailed(f"{url} could not be reached: {connection_problem(error)}",
                                 hint="nothing was written; re-run later") from None
         with response:
             _check_status(response, url, tries)
