@@ -190,8 +190,11 @@ def _link_segments(source: Path, target: Path) -> None:
             continue
         if path.suffix == ".json":
             shutil.copy2(path, target / path.name)
-        else:
+            continue
+        try:
             os.link(path, target / path.name)
+        except OSError:  # a filesystem without hard links: a copy costs more, and works
+            shutil.copy2(path, target / path.name)
 
 
 def _publish(directory: Path, staging: Path, manifest: CatalogManifest, started: float) -> None:

@@ -192,3 +192,19 @@ def test_a_killed_update_leaves_the_previous_generation_and_the_next_run_complet
     new_ids = query_rows(settings, "SELECT id FROM papers WHERE public_id = ANY(:ids)",
                          ids=[f"arxiv:{json.loads(line)['id']}" for line in itertools.islice(records["more"], 50)])
     assert np.isin([row.id for row in new_ids], load_catalog(settings.search_dir).ids).all()
+
+
+def test_an_update_copies_the_segments_where_the_filesystem_has_no_hard_links(
+        cli, engine, settings, records, first_build, tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    _import_lines(cli, tmp_path / "more.jsonl", records["more"])
+    update = build_catalog(engine, settings.search_dir)
+    assert (update.mode, update.added, update.manifest.count) == ("incremental", 600, 3640)
+    base = settings.search_dir / f"lexical-{first_build.manifest.generation}"
+    copied = settings.search_dir / update.manifest.directory
+    carried = [p for p in base.iterdir() if (copied / p.name).exists()]
+    assert len(carried) > 5 and all((copied / p.name).stat().st_ino != p.stat().st_ino for p in carried)
+    assert load_catalog(settings.search_dir).count == 3640
