@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,17 @@ def test_an_update_copies_the_segments_where_the_filesystem_has_no_hard_links(
     carried = [p for p in base.iterdir() if (copied / p.name).exists()]
     assert len(carried) > 5 and all((copied / p.name).stat().st_ino != p.stat().st_ino for p in carried)
     assert load_catalog(settings.search_dir).count == 3640
+
+
+def test_the_home_pages_counts_are_kept_until_the_next_generation(
+        cli, engine, settings, records, first_build, tmp_path, client_for):
+    fast = settings.model_copy(update={"index_reload_seconds": 0.2})
+    with client_for(fast) as client:
+        assert "3,040 papers" in client.get("/").text
+        _import_lines(cli, tmp_path / "more.jsonl", records["more"])
+        assert "3,040 papers" in client.get("/").text  # the same generation: counted once
+        assert build_catalog(engine, settings.search_dir).mode == "incremental"
+        deadline = time.monotonic() + 10
+        while client.app.state.search.catalog.current().generation != 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "3,640 papers" in client.get("/").text
