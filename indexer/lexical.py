@@ -29,13 +29,13 @@ import tantivy
 from sqlalchemy import Engine
 
 from indexer.catalog_changes import PAPERS_SQL, Changes, ChangePoint, read_change_point, read_changes, stream_entries
-from indexer.catalog_columns import EPOCH, ColumnsBuilder, days_since_epoch, load_columns
+from indexer.catalog_columns import ColumnsBuilder, days_since_epoch, load_columns
 from papersift.lexical_schema import build_schema, register_analyzers
 from papersift.scripts import segment
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EPOCH", "MANIFEST", "PAPERS_SQL", "CatalogManifest", "build_catalog", "catalog_is_current",
+__all__ = ["MANIFEST", "PAPERS_SQL", "CatalogManifest", "build_catalog", "catalog_is_current",
            "read_catalog_manifest", "write_catalog"]
 
 MANIFEST = "manifest.json"

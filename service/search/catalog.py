@@ -3,7 +3,6 @@ published generation. Filter masks and facet counts are numpy operations over th
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -12,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from indexer.lexical import EPOCH, read_catalog_manifest
+from indexer.catalog_columns import EPOCH, load_columns
+from indexer.lexical import read_catalog_manifest
 from papersift.errors import IndexNotReady
 from papersift.lexical_schema import register_analyzers
 from service.index_holder import PublishedHolder
@@ -126,15 +126,13 @@ def load_catalog(directory: Path) -> LoadedCatalog:
     path = directory / manifest.directory
     index = tantivy.Index.open(str(path))
     register_analyzers(index)
-    with np.load(path / "columns.npz") as data:
-        columns = {name: data[name] for name in data.files}
-    vocab = json.loads(str(columns.pop("vocab")))
-    indptr = columns["category_indptr"]
+    columns = load_columns(path / "columns.npz")
+    indptr, vocab = columns.category_indptr, columns.vocab
     return LoadedCatalog(
         generation=manifest.generation, index=index, searcher=index.searcher(),
-        ids=columns["ids"], year=columns["year"], published=columns["published"],
-        source=columns["source"], venue=columns["venue"], track=columns["track"],
-        category_indptr=indptr, category_codes=columns["category_codes"],
+        ids=columns.ids, year=columns.year, published=columns.published,
+        source=columns.source, venue=columns.venue, track=columns.track,
+        category_indptr=indptr, category_codes=columns.category_codes,
         category_row=np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr)),
         vocab=vocab, codes={kind: {v: i for i, v in enumerate(values)} for kind, values in vocab.items()},
         loaded_at=time.time(), built_at=manifest.built_at,

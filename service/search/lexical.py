@@ -11,7 +11,7 @@ import numpy as np
 import tantivy
 from tantivy import Occur, Query
 
-from indexer.lexical import EPOCH
+from indexer.catalog_columns import EPOCH
 from papersift.lexical_schema import DEFAULT_FIELDS, STOPWORDS, analyze
 from papersift.normalize import title_key
 from service.search.catalog import LoadedCatalog
