@@ -268,3 +268,125 @@ class QueryTranslation(Base):
     __table_args__ = (
         UniqueConstraint("query_key", "model", "prompt_version", name="uq_query_translations_key"),
     )
+
+
+# Readers' accounts (service/accounts, papersift/digest). Deleting an account deletes every row
+# below that names it (ON DELETE CASCADE); sign-in tokens are keyed by address and deleted with it.
+MARK_KINDS = ("star", "read", "not_interested")
+SUBSCRIPTION_KINDS = ("category", "venue", "search")
+CADENCES = ("daily", "weekly")
+DIGEST_STATUSES = ("sending", "sent", "failed")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Account(Base):
+    """A reader who signed in by an emailed link. `unsubscribe_key` is the capability in the
+    digest's one-click unsubscribe link (it can do nothing else)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(Text, unique=True)  # lower-cased
+    keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    unsubscribe_key: Mapped[str] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignInToken(Base):
+    """An emailed sign-in link: only the SHA-256 of its token is stored; single use, short-lived.
+    `client` (the requesting address) feeds the per-client rate limit."""
+
+    __tablename__ = "sign_in_tokens"
+
+    token_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    email: Mapped[str] = mapped_column(Text)
+    client: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_sign_in_tokens_email_created_at", "email", "created_at"),
+        Index("ix_sign_in_tokens_client_created_at", "client", "created_at"),
+    )
+
+
+class AccountSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table its SHA-256."""
+
+    __tablename__ = "account_sessions"
+
+    token_hash: Mapped[str] = mapped_column(Text, primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user_agent: Mapped[str] = mapped_column(Text, server_default="")
+
+    __table_args__ = (Index("ix_account_sessions_account_id", "account_id"),)
+
+
+class LibraryMark(Base):
+    """One paper in a reader's library: starred, read or "not interested". Keyed by the paper's
+    public id, so a re-imported paper keeps its marks."""
+
+    __tablename__ = "library_marks"
+
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    paper: Mapped[str] = mapped_column(Text, primary_key=True)
+    title: Mapped[str] = mapped_column(Text, server_default="")
+    marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint(_one_of("kind", MARK_KINDS), name="kind"),)
+
+
+class Subscription(Base):
+    """What a reader wants mailed: an arXiv category expression (cs.AI+cs.LG-cs.CY), a venue, or
+    a saved search (a query with its filters), daily or weekly."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    expression: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    cadence: Mapped[str] = mapped_column(Text, server_default="daily")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", SUBSCRIPTION_KINDS), name="kind"),
+        CheckConstraint(_one_of("cadence", CADENCES), name="cadence"),
+        UniqueConstraint("account_id", "kind", "expression", "cadence", name="uq_subscriptions_key"),
+    )
+
+
+class DigestSend(Base):
+    """One reader's digest for one period (a day or an ISO week): the unique key makes it at most
+    one mail per reader per period across killed and re-run jobs. `sending` is claimed before the
+    SMTP conversation, `failed` waits for `next_attempt_at`."""
+
+    __tablename__ = "digest_sends"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"))
+    cadence: Mapped[str] = mapped_column(Text)
+    period: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="sending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    paper_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_one_of("cadence", CADENCES), name="cadence"),
+        CheckConstraint(_one_of("status", DIGEST_STATUSES), name="status"),
+        UniqueConstraint("account_id", "cadence", "period", name="uq_digest_sends_key"),
+    )

@@ -219,6 +219,37 @@ class Settings(BaseSettings):
         "another; the choice is kept in the browser): zh, en, ja, ko, fr, de, es, ru, pt.",
     )
 
+    # Readers' accounts and mail (service/accounts, papersift/digest)
+    public_url: str | None = Field(
+        default=None,
+        description="The site's address as readers reach it (https://papers.example.org), used in "
+        "mailed links. Unset: sign-in mails use the address the request came to, digests "
+        "http://localhost:8000.",
+    )
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="Where mail is sent: smtp://user:password@host:587 (STARTTLS, see "
+        "PAPERSIFT_SMTP_STARTTLS) or smtps://...:465 (TLS from the start). Unset: mails are not "
+        "sent but written to the log (a single-machine install can still sign in).",
+    )
+    smtp_starttls: bool = Field(
+        default=True, description="Require STARTTLS on smtp:// (turn off only for a relay on this "
+        "machine or a trusted network).",
+    )
+    mail_from: str = Field(
+        default="papersift <papersift@localhost>", description="Sender address of sign-in mails and "
+        "digests.",
+    )
+    session_days: int = Field(
+        default=30, ge=1, le=400, description="How long a sign-in lasts on one browser."
+    )
+    sign_in_per_address_per_hour: int = Field(
+        default=5, ge=1, description="Sign-in mails one address can be sent per hour."
+    )
+    sign_in_per_client_per_hour: int = Field(
+        default=20, ge=1, description="Sign-in mails one client (IP address) can ask for per hour."
+    )
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _normalize_database_url(cls, value: Any) -> Any:
@@ -255,6 +286,26 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"PAPERSIFT_LOG_LEVEL: {value!r} is not DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("smtp_url", "public_url", mode="before")
+    @classmethod
+    def _empty_mail_setting_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("smtp://", "smtps://")):
+            raise ValueError("PAPERSIFT_SMTP_URL must be smtp://user:password@host:587 or "
+                             "smtps://user:password@host:465")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"PAPERSIFT_PUBLIC_URL: {value[:60]!r} is not an http(s) URL")
+        return value.rstrip("/") if value else value
 
     @field_validator("admin_token", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Table, inspect, text
 
 from indexer.ingest import run_import
 from indexer.sources.arxiv_snapshot import iter_snapshot
@@ -16,7 +16,8 @@ from papersift.settings import Settings
 from tests.conftest import HEAD, Cli, create_database, drop_database
 
 TABLES = {"alembic_version", "ingest_runs", "job_runs", "llm_usage", "paper_embeddings", "paper_generations",
-          "paper_removals", "papers", "query_translations", "rejects"}
+          "paper_removals", "papers", "query_translations", "rejects",
+          "accounts", "sign_in_tokens", "account_sessions", "library_marks", "subscriptions", "digest_sends"}
 # What the queries of the listings, venue pages, twin links, id lookups and imports use (README).
 PAPERS_INDEXES = {"pk_papers", "uq_papers_public_id", "ix_papers_categories", "ix_papers_primary_category_announced",
                   "ix_papers_venue_slug_year", "ix_papers_twin_id", "ix_papers_updated_at"}
@@ -45,6 +46,27 @@ def test_migrations_go_empty_to_head_to_base_to_head(pg_admin_url):
     finally:
         engine.dispose()
         drop_database(pg_admin_url, url)
+
+
+def test_the_models_match_the_migrations(engine):
+    """What Alembic would generate from papersift/models.py against a database at head: nothing
+    (so the tables the code maps are the tables the migrations make)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from papersift.models import Base
+
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    # paper_removals is written by a trigger and read by plain SQL (indexer/catalog_changes.py): unmapped.
+    unmapped = {"paper_removals"}
+    assert [d for d in differences if _table_of(d) not in unmapped] == []
+
+
+def _table_of(difference) -> str:
+    """The table an autogenerate difference is about (a table, or an index of one)."""
+    item = difference[1]
+    return item.name if isinstance(item, Table) else item.table.name
 
 
 @pytest.fixture

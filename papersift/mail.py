@@ -1,0 +1,81 @@
+"""Sending mail: sign-in links and digests go through `send_mail`, over the SMTP server of
+PAPERSIFT_SMTP_URL (the standard library's smtplib; messages are built with `email.message`).
+
+Without PAPERSIFT_SMTP_URL a message is written to the log instead, so that a single-machine
+install can still sign in (the operator reads the link from the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
+from urllib.parse import unquote, urlsplit
+
+from papersift.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 30.0
+
+
+class MailError(Exception):
+    """The SMTP server could not be reached or refused the message (the text says which)."""
+
+
+def new_message(settings: Settings, *, to: str, subject: str, text: str, html: str | None = None,
+                headers: dict[str, str] | None = None) -> EmailMessage:
+    """A message from PAPERSIFT_MAIL_FROM with a plain-text body and, given one, an HTML one."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain=_sender_domain(settings.mail_from))
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def send_mail(settings: Settings, message: EmailMessage) -> None:
+    """Send one message, or log it when no SMTP server is configured. Raises MailError."""
+    if settings.smtp_url is None:
+        logger.warning("no PAPERSIFT_SMTP_URL: mail to %s not sent; it reads:\n%s",
+                       message["To"], _readable(message))
+        return
+    url = urlsplit(settings.smtp_url.get_secret_value())
+    try:
+        with _connect(url, starttls=settings.smtp_starttls) as server:
+            if url.username:
+                server.login(unquote(url.username), unquote(url.password or ""))
+            server.send_message(message)
+    except (smtplib.SMTPException, OSError) as error:
+        raise MailError(f"{url.hostname}:{url.port or ''}: {error}") from error
+
+
+def _connect(url, *, starttls: bool) -> smtplib.SMTP:
+    context = ssl.create_default_context()
+    if url.scheme == "smtps":
+        return smtplib.SMTP_SSL(url.hostname, url.port or 465, timeout=TIMEOUT_SECONDS, context=context)
+    server = smtplib.SMTP(url.hostname, url.port or 587, timeout=TIMEOUT_SECONDS)
+    if starttls:
+        try:
+            server.starttls(context=context)
+        except smtplib.SMTPNotSupportedError as error:
+            server.close()
+            raise MailError(f"{url.hostname} does not offer STARTTLS (PAPERSIFT_SMTP_STARTTLS=false "
+                            "sends in the clear to a trusted relay)") from error
+    return server
+
+
+def _sender_domain(sender: str) -> str:
+    return sender.rsplit("@", 1)[-1].strip(" >") or "localhost"
+
+
+def _readable(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    return f"Subject: {message['Subject']}\n\n{body.get_content() if body else ''}"
