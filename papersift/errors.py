@@ -115,3 +115,21 @@ class GenerationNotStored(PapersiftError):
 
     code = "not_generated"
     exit_code = 2
+
+
+class Forbidden(PapersiftError):
+    """A state-changing request without this site's CSRF token, or from another site."""
+
+    code = "forbidden"
+
+
+class SignInRequired(PapersiftError):
+    """The request needs a signed-in reader."""
+
+    code = "sign_in_required"
+
+
+class TooManyRequests(PapersiftError):
+    """A rate limit (sign-in mails per address or per client) is reached."""
+
+    code = "too_many_requests"

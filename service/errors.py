@@ -13,6 +13,7 @@ from papersift.errors import (
     BudgetSpent,
     DatabaseUnavailable,
     EmbeddingUnavailable,
+    Forbidden,
     GenerationNotStored,
     IndexModelMismatch,
     IndexNotReady,
@@ -23,6 +24,8 @@ from papersift.errors import (
     PaperNotFound,
     PapersiftError,
     SchemaOutdated,
+    SignInRequired,
+    TooManyRequests,
     UnknownJob,
 )
 
@@ -40,6 +43,9 @@ STATUS_BY_ERROR: dict[type[PapersiftError], int] = {
     GenerationNotStored: 404,
     BudgetSpent: 503,
     ModelUnavailable: 503,
+    Forbidden: 403,
+    SignInRequired: 401,
+    TooManyRequests: 429,
 }
 
 

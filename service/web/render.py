@@ -10,7 +10,19 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+
+
+def _reader(request) -> dict:
+    """Every page knows the signed-in reader (None when signed out) and the session's CSRF token."""
+    from service.accounts.csrf import csrf_token
+    from service.accounts.sessions import COOKIE, account_for
+
+    signed_in = COOKIE in request.cookies or hasattr(request.state, "account")
+    return {"account": account_for(request) if signed_in else None, "csrf_token": csrf_token(request)}
+
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"),
+                            context_processors=[_reader])
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
 
 
