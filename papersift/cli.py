@@ -297,5 +297,9 @@ from papersift.cli_faq import faq_app  # noqa: E402
 
 app.add_typer(faq_app, name="faq")
 
+from papersift.cli_accounts import accounts_app  # noqa: E402
+
+app.add_typer(accounts_app, name="accounts")
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

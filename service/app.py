@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from papersift.db import check_schema_current, head_revision, make_engine, make_sessionmaker
 from papersift.log import configure_logging
 from papersift.settings import Settings, get_settings
-from service.api import admin, browse, index, llm, operations, papers, recommend, search
+from service.api import admin, browse, index, llm, me, operations, papers, recommend, search
 from service.errors import install_error_handlers, install_security_headers
 from service.limits import BodySizeLimit
 from service.index_holder import IndexHolder
@@ -21,7 +21,7 @@ from service.metrics import ServiceMetrics
 from service.reads import ReadPool
 from service.observability import RequestObservation
 from service.search.runtime import SearchRuntime
-from service.web import feeds, pages
+from service.web import account, feeds, pages
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -68,6 +68,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(llm.router)  # before papers: its /papers/{id:path} would take …/faq
     app.include_router(papers.router)
     app.include_router(pages.router)
+    app.include_router(account.router)
+    app.include_router(me.router)
     app.include_router(feeds.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     install_security_headers(app)

@@ -1,4 +1,5 @@
-// papersift: stars, read marks, my keywords, keyboard shortcuts, theme. All state lives in localStorage.
+// papersift: stars, read marks, my keywords, keyboard shortcuts, theme. State lives in localStorage;
+// a signed-in reader's library is also kept in the account (see syncLibrary).
 "use strict";
 const store = {
   get(key, fallback) { try { return JSON.parse(localStorage.getItem("papersift." + key)) ?? fallback; } catch { return fallback; } },
@@ -7,6 +8,35 @@ const store = {
 const stars = () => store.get("stars", {});          // id → {title, starred_at}
 const readMarks = () => store.get("read", {});       // id → true
 const notInterested = () => store.get("not_interested", []);
+
+// Signed in (the page has <meta name="papersift-account">), every change is also sent to the account
+// (/api/v1/me) and every page load takes the account's library into this browser. The first load on
+// a browser after signing in sends this browser's library first: a union, nothing is lost.
+const accountId = document.querySelector('meta[name="papersift-account"]')?.content;
+const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content;
+
+async function accountCall(method, path, body) {
+  if (!accountId) return null;
+  try {
+    const response = await fetch("/api/v1/me" + path, {
+      method, keepalive: true, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { "content-type": "application/json", "x-csrf-token": csrfToken },
+    });
+    return response.ok && response.status !== 204 ? await response.json() : null;
+  } catch { return null; }
+}
+const markPath = (kind, id) => `/marks/${kind}/${encodeURIComponent(id)}`;
+const localLibrary = () => ({ stars: stars(), read: readMarks(), not_interested: notInterested(), keywords: store.get("keywords", []) });
+
+async function syncLibrary() {
+  if (!accountId) { localStorage.removeItem("papersift.synced_account"); return; }
+  const first = store.get("synced_account", null) !== accountId;
+  const library = first ? await accountCall("POST", "/library/merge", localLibrary()) : await accountCall("GET", "/library");
+  if (!library) return;
+  store.set("stars", library.stars); store.set("read", library.read);
+  store.set("not_interested", library.not_interested); store.set("keywords", library.keywords);
+  store.set("synced_account", accountId);
+}
 
 function setTheme(theme) { document.documentElement.dataset.theme = theme; store.set("theme", theme); }
 setTheme(store.get("theme", "auto"));
@@ -26,8 +56,10 @@ function refreshStars(root = document) {
 function toggleStar(card) {
   const all = stars();
   const id = card.dataset.id;
-  if (all[id]) delete all[id];
-  else all[id] = { title: card.querySelector(".title, h1")?.textContent.trim() || id, starred_at: new Date().toISOString() };
+  if (all[id]) { delete all[id]; accountCall("DELETE", markPath("star", id)); } else {
+    all[id] = { title: card.querySelector(".title, h1")?.textContent.trim() || id, starred_at: new Date().toISOString() };
+    accountCall("PUT", markPath("star", id), { title: all[id].title });
+  }
   store.set("stars", all);
   refreshStars();
 }
@@ -102,7 +134,11 @@ async function renderStarsPage() {
     const card = paperCard(paper);
     const no = document.createElement("button");
     no.type = "button"; no.className = "not-interested"; no.textContent = "Not interested";
-    no.addEventListener("click", () => { store.set("not_interested", [...notInterested(), paper.id]); card.remove(); });
+    no.addEventListener("click", () => {
+      store.set("not_interested", [...notInterested(), paper.id]);
+      accountCall("PUT", markPath("not_interested", paper.id));
+      card.remove();
+    });
     card.append(no);
     box.append(card);
   }
@@ -127,11 +163,17 @@ async function exportBibtex() {
   download("papersift-stars.bib", "application/x-bibtex", entries.join("\n\n") + "\n");
 }
 
-function importStars(ids) {
+async function importStars(ids) {
   const all = stars();
   ids.forEach((id) => { if (id && !all[id]) all[id] = { title: id, starred_at: new Date().toISOString() }; });
   store.set("stars", all);
+  await accountCall("POST", "/library/merge", localLibrary());
   renderStarsPage(); refreshStars();
+}
+
+function fillKeywordsForm() {
+  const form = document.getElementById("keywords-form");
+  if (form) form.keywords.value = store.get("keywords", []).join(", ");
 }
 
 function normalizeId(raw) {
@@ -141,7 +183,8 @@ function normalizeId(raw) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  refreshStars(); highlightKeywords(); renderStarsPage();
+  refreshStars(); highlightKeywords();
+  syncLibrary().then(() => { refreshStars(); highlightKeywords(); renderStarsPage(); fillKeywordsForm(); });
   document.getElementById("theme")?.addEventListener("click", () => {
     const order = ["auto", "light", "dark"];
     setTheme(order[(order.indexOf(store.get("theme", "auto")) + 1) % order.length]);
@@ -152,7 +195,11 @@ document.addEventListener("DOMContentLoaded", () => {
     const copy = event.target.closest(".copy");
     if (copy) navigator.clipboard?.writeText(document.getElementById(copy.dataset.target).value);
     const title = event.target.closest(".paper .title");
-    if (title) { const all = readMarks(); all[title.closest(".paper").dataset.id] = true; store.set("read", all); }
+    if (title) {
+      const id = title.closest(".paper").dataset.id, all = readMarks();
+      all[id] = true; store.set("read", all);
+      accountCall("PUT", markPath("read", id));
+    }
   });
   document.getElementById("export-json")?.addEventListener("click", () =>
     download("papersift-stars.json", "application/json",
@@ -162,6 +209,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const data = JSON.parse(await event.target.files[0].text());
     store.set("stars", { ...stars(), ...(data.stars || {}) });
     if (data.keywords) store.set("keywords", data.keywords);
+    await accountCall("POST", "/library/merge", localLibrary());
     renderStarsPage(); refreshStars();
   });
   // A pasted text too long for a URL (servers cap URLs near 64 KB) is posted instead.
@@ -176,10 +224,11 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   const keywordsForm = document.getElementById("keywords-form");
   if (keywordsForm) {
-    keywordsForm.keywords.value = store.get("keywords", []).join(", ");
-    keywordsForm.addEventListener("submit", (event) => {
+    fillKeywordsForm();
+    keywordsForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       store.set("keywords", keywordsForm.keywords.value.split(",").map((w) => w.trim()).filter(Boolean));
+      await accountCall("PUT", "/keywords", { keywords: store.get("keywords", []) });
       location.reload();
     });
   }
