@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 
 from service.app import create_app
 from tests.conftest import REPO_ROOT
+from tests.live_server import CHROMIUM, chromium, live_server
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO_ROOT / "test-artifacts"  # screenshots of the main pages (git-ignored)
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
                                 reason="Debian chromium is not installed (./scripts/install installs it)")
@@ -24,31 +20,14 @@ pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
 
 @pytest.fixture(scope="module")
 def server(corpus):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(corpus), host="127.0.0.1", port=port, log_level="warning")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not uvicorn_server.started:
-        assert time.time() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(corpus)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
