@@ -41,8 +41,11 @@ def free_port() -> int:
 def s3_server(bucket: str = "papersift-indexes") -> Iterator[S3Server]:
     """moto's server on a free port with `bucket` created; the AWS_* variables boto3 reads are set
     to test credentials (every process started inside inherits them)."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     for name, value in CREDENTIALS.items():
         os.environ.setdefault(name, value)
     port = free_port()
