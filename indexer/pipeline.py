@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from indexer.build import BuildSummary, build_and_publish, space_key
 from indexer.embed import EmbedSummary, count_stale, embed_stale
 from indexer.lexical import CatalogSummary, build_catalog, catalog_is_current
+from indexer.store_upload import upload_published
 from indexer.twins import LinkCounts, link_twins
 from papersift.embedding import document_text, load_embedder, space_of
 from papersift.embedding_choice import choose_backend
@@ -55,7 +56,8 @@ def update_indexes(settings: Settings, engine: Engine, *, rebuild: bool = False,
     resumable), then build and publish the vector index (incrementally when only new vectors
     arrived). `rebuild` rebuilds both from scratch; `progress` shows bars on a terminal; `backend`
     overrides the setting. Twins are linked first (when papers changed), so search shows an arXiv
-    preprint and its venue paper as one entry.
+    preprint and its venue paper as one entry. With an object store configured
+    (`PAPERSIFT_INDEX_STORE`), each newly published generation is uploaded for the API replicas.
 
     A first embed publishes the growing index as it goes (every `embed_publish_seconds`, less often
     once large), so recent papers are searchable by meaning long before the backlog is
@@ -68,6 +70,7 @@ def update_indexes(settings: Settings, engine: Engine, *, rebuild: bool = False,
         catalog = build_catalog(engine, settings.search_dir, force=rebuild, on_batch=bar.advance)
     if on_catalog:
         on_catalog(catalog)
+    upload_published(settings)  # replicas on other machines get keyword search before the embedding ends
     backend = resolve_backend(settings, engine, backend or settings.embedding_backend, echo=echo)
     space = space_of(settings.model, backend, settings.embedding_max_tokens)
     stale = count_stale(engine, model=space.key)
@@ -85,6 +88,7 @@ def update_indexes(settings: Settings, engine: Engine, *, rebuild: bool = False,
                                    on_batch=on_batch)
     complete = count_stale(engine, model=space.key) == 0
     built = build_and_publish(engine, settings, backend=backend, space=space, force_full=rebuild, complete=complete)
+    upload_published(settings)
     return IndexUpdate(catalog, embedded, built, twins)
 
 
@@ -164,6 +168,7 @@ def rebuild_vector_index(settings: Settings, engine: Engine) -> dict[str, int | 
     backend = manifest.backend
     space = space_of(settings.model, backend, manifest.max_tokens)
     built = build_and_publish(engine, settings, backend=backend, space=space, force_full=True)
+    upload_published(settings)
     logger.info("rebuilt the %s index of %d vectors in %.1f s", built.manifest.index_type,
                 built.manifest.count, built.seconds)
     return {"rebuilt": 1, "vectors": built.manifest.count, "index": built.manifest.index_type,

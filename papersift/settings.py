@@ -77,6 +77,32 @@ class Settings(BaseSettings):
     index_reload_seconds: float = Field(
         default=5.0, ge=0.1, description="How often the service looks for a newly published index."
     )
+    index_store: str = Field(
+        default="",
+        description="Where API replicas get the published indexes: empty or file:// reads them from "
+        "data_dir (one machine or a shared volume); s3://bucket/prefix: the index job uploads each new "
+        "generation to that S3-compatible object store and `papersift serve` downloads, verifies and "
+        "swaps it in (replicas on many machines without a shared disk).",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint of the S3-compatible store (MinIO, R2, moto), e.g. http://minio:9000; "
+        "unset: AWS S3. Credentials come from the usual AWS_* variables.",
+    )
+    index_store_poll_seconds: float = Field(
+        default=10.0, ge=0.1,
+        description="How often a replica asks the object store for a newly published generation.",
+    )
+    index_store_grace_seconds: float = Field(
+        default=3600.0, ge=0,
+        description="How long a superseded generation stays in the object store and on a replica's "
+        "disk after a newer one was published (readers still loading it finish first).",
+    )
+    index_max_age_seconds: float = Field(
+        default=0.0, ge=0,
+        description="Readiness fails when the served keyword index was published longer ago than "
+        "this (a replica cut off from the object store, or a stopped scheduler); 0: no limit.",
+    )
     max_request_bytes: int = Field(
         default=1_048_576, ge=1_024, description="Largest request body the service accepts (bytes); "
         "a larger one gets 413.",
@@ -270,6 +296,23 @@ class Settings(BaseSettings):
     @classmethod
     def _resolve_path(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("index_store")
+    @classmethod
+    def _check_index_store(cls, value: str) -> str:
+        """Empty or file:// (local), or s3://bucket[/prefix]."""
+        value = value.strip()
+        if value in ("", "file://"):
+            return ""
+        if not value.startswith("s3://") or not value[len("s3://"):].split("/", 1)[0]:
+            raise ValueError(f"PAPERSIFT_INDEX_STORE: {value!r} is not empty, file:// or "
+                             "s3://bucket/prefix")
+        return value.rstrip("/")
+
+    @field_validator("s3_endpoint_url", mode="before")
+    @classmethod
+    def _empty_endpoint_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("embedding_backend")
     @classmethod

@@ -21,6 +21,7 @@ from service.metrics import ServiceMetrics
 from service.reads import ReadPool
 from service.observability import RequestObservation
 from service.search.runtime import SearchRuntime
+from service.store_sync import start_store_sync
 from service.web import account, feeds, pages
 
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         check_schema_current(app.state.engine)
         app.state.sessions = make_sessionmaker(app.state.engine)
         app.state.reads = ReadPool(app.state.engine.url.render_as_string(hide_password=False))
+        app.state.store_sync = start_store_sync(settings)
         app.state.index = IndexHolder(settings.index_dir, model=settings.model,
                                       reload_seconds=settings.index_reload_seconds)
         app.state.index.start()
@@ -46,6 +48,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         finally:
             app.state.search.stop()
             app.state.index.stop()
+            if app.state.store_sync is not None:
+                app.state.store_sync.stop()
             app.state.reads.close()
             if getattr(app.state, "llm", None) is not None:  # made on first use (service/api/llm.py)
                 app.state.llm.close()

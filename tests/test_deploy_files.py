@@ -104,3 +104,57 @@ def test_the_image_is_multi_stage_cpu_only_and_runs_as_a_non_root_user():
     assert "download.pytorch.org/whl/cpu" in DOCKERFILE
     users = [line.split()[1] for line in DOCKERFILE.splitlines() if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
+
+
+K8S_DIR = REPO_ROOT / "deploy" / "k8s"
+KUSTOMIZATION = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
+K8S = {path.name: yaml.safe_load(path.read_text()) for path in sorted(K8S_DIR.glob("*.yaml"))
+       if path.name != "kustomization.yaml"}
+K8S_KINDS = {(doc["kind"], doc["metadata"]["name"]): doc for doc in K8S.values()}
+
+
+def k8s_container(kind: str, name: str) -> dict:
+    spec = K8S_KINDS[(kind, name)]["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    return container
+
+
+@pytest.mark.parametrize("name", sorted(K8S))
+def test_every_k8s_manifest_validates_against_the_kubernetes_schema(name):
+    """kubernetes-validate checks against the OpenAPI schemas it bundles (no download), strictly:
+    an unknown or misspelt field fails too."""
+    import kubernetes_validate
+
+    kubernetes_validate.validate(K8S[name], kubernetes_validate.utils.latest_version(), strict=True)
+
+
+def test_the_kustomization_applies_every_manifest():
+    assert sorted(KUSTOMIZATION["resources"]) == sorted(K8S)
+
+
+def test_k8s_runs_migrate_api_and_scheduler_with_real_commands_and_known_variables():
+    commands = {kind_name: resolve_command(k8s_container(*kind_name)["command"])
+                for kind_name in (("Job", "papersift-migrate"), ("Deployment", "papersift-api"),
+                                  ("Deployment", "papersift-scheduler"))}
+    assert list(commands.values()) == ["db upgrade", "serve", "schedule"]
+    referenced = set(re.findall(r"PAPERSIFT_[A-Z0-9_]+", "".join((K8S_DIR / n).read_text() for n in K8S)))
+    assert referenced - {f"PAPERSIFT_{name.upper()}" for name in Settings.model_fields} == set()
+    config = K8S_KINDS[("ConfigMap", "papersift-config")]["data"]
+    Settings(_env_file=None, **{k.removeprefix("PAPERSIFT_").lower(): v for k, v in config.items()
+                                if k.startswith("PAPERSIFT_")})  # every value is accepted
+    assert config["PAPERSIFT_INDEX_STORE"].startswith("s3://")
+    secret = K8S_KINDS[("Secret", "papersift-secrets")]["stringData"]
+    assert {"PAPERSIFT_DATABASE_URL", "PAPERSIFT_ADMIN_TOKEN", "PAPERSIFT_LLM_API_KEY",
+            "PAPERSIFT_SMTP_URL"} <= set(secret)
+
+
+def test_api_replicas_are_probed_autoscaled_and_served_and_the_scheduler_is_single():
+    api = k8s_container("Deployment", "papersift-api")
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    hpa = K8S_KINDS[("HorizontalPodAutoscaler", "papersift-api")]["spec"]
+    assert hpa["scaleTargetRef"]["name"] == "papersift-api" and hpa["minReplicas"] >= 2
+    service = K8S_KINDS[("Service", "papersift-api")]["spec"]
+    assert service["selector"] == K8S_KINDS[("Deployment", "papersift-api")]["spec"]["selector"]["matchLabels"]
+    scheduler = K8S_KINDS[("Deployment", "papersift-scheduler")]["spec"]
+    assert scheduler["replicas"] == 1 and scheduler["strategy"]["type"] == "Recreate"

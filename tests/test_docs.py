@@ -25,7 +25,7 @@ def _commands(group: typer.Typer, prefix: str = "papersift") -> list[str]:
 
 
 def test_every_setting_is_in_the_configuration_table():
-    documented = set(re.findall(r"^\| `(PAPERSIFT_[A-Z_]+)` \|", README, flags=re.M))
+    documented = set(re.findall(r"^\| `(PAPERSIFT_[A-Z0-9_]+)` \|", README, flags=re.M))
     assert documented == {f"PAPERSIFT_{name.upper()}" for name in Settings.model_fields}
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -20,6 +23,8 @@ class CheckPublic(BaseModel):
     ok: bool
     required: bool = True
     detail: str
+    generation: int | None = None  # the index generation served (index checks)
+    age_seconds: float | None = None  # how long ago that generation was published
 
 
 class ReadinessPublic(BaseModel):
@@ -41,8 +46,9 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=ReadinessPublic,
             responses={503: {"model": NotReadyPublic, "description": "a required check failed"}})
 def readyz(request: Request):
-    """Readiness: the database answers, its schema is the code's, the keyword index is loaded.
-    The vector index is reported but not required: without it search falls back to keywords."""
+    """Readiness: the database answers, its schema is the code's, the keyword index is loaded (and
+    no older than PAPERSIFT_INDEX_MAX_AGE_SECONDS). The vector index is reported but not required:
+    without it search falls back to keywords. Each index check names the generation served."""
     checks = readiness_checks(request.app.state)
     failed = [name for name, check in checks.items() if check.required and not check.ok]
     if not failed:
@@ -61,20 +67,34 @@ def metrics(request: Request) -> Response:
 
 
 def readiness_checks(state: State) -> dict[str, CheckPublic]:
-    """database, schema, keyword_index (required) and vector_index (reported)."""
+    """database, schema, keyword_index (required) and vector_index (reported). An index published
+    longer ago than PAPERSIFT_INDEX_MAX_AGE_SECONDS fails its check."""
     checks = _database_checks(state.engine, state.schema_head)
+    max_age = state.settings.index_max_age_seconds
     catalog = state.search.catalog
     loaded = catalog.current_or_none()
     checks["keyword_index"] = (
-        CheckPublic(ok=True, detail=f"generation {loaded.generation}, {loaded.count:,} papers") if loaded
+        _index_check(loaded.generation, loaded.built_at, f"{loaded.count:,} papers", max_age=max_age) if loaded
         else CheckPublic(ok=False, detail=_problem(catalog, "no keyword index loaded yet")))
     index = state.index.current_or_none()
     checks["vector_index"] = (
-        CheckPublic(ok=True, required=False,
-                    detail=f"generation {index.manifest.generation}, {index.manifest.count:,} vectors") if index
+        _index_check(index.manifest.generation, index.manifest.built_at, f"{index.manifest.count:,} vectors",
+                     max_age=max_age, required=False) if index
         else CheckPublic(ok=False, required=False,
                          detail=_problem(state.index, "no vector index loaded yet") + " (keyword search only)"))
     return checks
+
+
+def _index_check(generation: int, built_at: str, size: str, *, max_age: float, required: bool = True) -> CheckPublic:
+    """A loaded index generation: ok unless published more than `max_age` seconds ago (0: no limit)."""
+    age = round(time.time() - datetime.fromisoformat(built_at).timestamp(), 1) if built_at else None
+    detail = f"generation {generation}, {size}"
+    if max_age and age is not None and age > max_age:
+        return CheckPublic(ok=False, required=required, generation=generation, age_seconds=age,
+                           detail=f"{detail}, published {age:,.0f} s ago, over PAPERSIFT_INDEX_MAX_AGE_SECONDS="
+                                  f"{max_age:g} (no newer generation arrived: is the index store or the "
+                                  "scheduler down?)")
+    return CheckPublic(ok=True, required=required, generation=generation, age_seconds=age, detail=detail)
 
 
 def _database_checks(engine, head: str) -> dict[str, CheckPublic]:
