@@ -219,3 +219,10 @@ def test_the_operator_lists_and_deletes_accounts(client, mailbox, site, cli):
     for table in ACCOUNT_TABLES:
         assert query_rows(site, f"SELECT count(*) FROM {table}")[0][0] == 0, table
     assert client.get("/api/v1/me/library").status_code == 401
+
+
+def test_links_older_than_the_rate_limit_window_are_deleted(client, mailbox, site):
+    ask_for_link(client, mailbox, "old@example.org")
+    execute(site, "UPDATE sign_in_tokens SET created_at = now() - interval '61 minutes'")
+    ask_for_link(client, mailbox, "new@example.org")
+    assert [r[0] for r in query_rows(site, "SELECT email FROM sign_in_tokens")] == ["new@example.org"]

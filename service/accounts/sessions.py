@@ -23,6 +23,8 @@ def start_session(db: Session, request: Request, response: Response, account: Ac
     old = request.cookies.get(COOKIE)
     if old:
         db.execute(delete(AccountSession).where(AccountSession.token_hash == token_hash(old)))
+    db.execute(delete(AccountSession).where(AccountSession.account_id == account.id,
+                                            AccountSession.expires_at <= datetime.now(timezone.utc)))
     db.add(AccountSession(token_hash=token_hash(token), account_id=account.id,
                           expires_at=datetime.now(timezone.utc) + timedelta(days=days),
                           user_agent=request.headers.get("user-agent", "")[:300]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from papersift.errors import InvalidQuery, TooManyRequests
@@ -38,6 +38,7 @@ def request_link(db: Session, settings: Settings, *, address: str, client: str, 
     """Check the rate limits, store a new token's hash (committed before the mail goes out: a
     failed send leaves a token nobody holds) and mail the link."""
     hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    db.execute(delete(SignInToken).where(SignInToken.created_at <= hour_ago))  # past every use and limit
     by_address = db.scalar(select(func.count()).where(SignInToken.email == address,
                                                       SignInToken.created_at > hour_ago))
     by_client = db.scalar(select(func.count()).where(SignInToken.client == client,
