@@ -48,27 +48,48 @@ def upload_published(settings: Settings, *, store: IndexStore | None = None) -> 
 
 
 def upload_generation(store: IndexStore, artifact: Artifact, manifest: dict[str, Any]) -> str:
-    """Upload one generation: files (in parallel), generation.json with their sha256, current.json."""
+    """Upload one generation: files (in parallel), generation.json with their sha256, current.json.
+    A file the store's current generation already holds (same sha256 and size: the segments an
+    incremental catalog shares with its predecessor) is copied inside the store, not uploaded."""
     started = time.perf_counter()
     generation = manifest["generation"]
     store.delete_generation(artifact.key, generation)  # a half upload left by a killed run
     paths = artifact.generation_files(manifest)
+    held = _files_in_store(store, artifact)
 
-    def upload(path: str) -> dict[str, Any]:
+    def upload(path: str) -> tuple[dict[str, Any], bool]:
         local = artifact.directory / path
         entry = {"path": path, "size": local.stat().st_size, "sha256": sha256_of(local)}
-        store.put_file(store.key(artifact.key, generation, path), local)
-        return entry
+        key = store.key(artifact.key, generation, path)
+        source = held.get((entry["sha256"], entry["size"]))
+        if source is not None:
+            store.copy(source, key)
+        else:
+            store.put_file(key, local)
+        return entry, source is not None
 
     with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
-        files = list(pool.map(upload, paths))
+        done = list(pool.map(upload, paths))
+    files = [entry for entry, _ in done]
     published_at = time.time()
     store.put_json(store.key(artifact.key, generation, GENERATION_MANIFEST),
                    {"generation": generation, "published_at": published_at, "manifest": manifest, "files": files})
     store.put_json(store.key(artifact.key, POINTER), {"generation": generation, "published_at": published_at})
-    size = sum(entry["size"] for entry in files)
-    return (f"uploaded {artifact.name} generation {generation}: {len(files)} files, "
-            f"{size / 1e6:,.1f} MB in {time.perf_counter() - started:.1f} s")
+    sent = sum(entry["size"] for entry, copied in done if not copied)
+    copied = sum(1 for _, was_copied in done if was_copied)
+    return (f"uploaded {artifact.name} generation {generation}: {len(files)} files, {sent / 1e6:,.1f} MB sent"
+            f"{f', {copied} unchanged files copied within the store' if copied else ''} "
+            f"in {time.perf_counter() - started:.1f} s")
+
+
+def _files_in_store(store: IndexStore, artifact: Artifact) -> dict[tuple[str, int], str]:
+    """(sha256, size) → key of each file of the store's current generation of `artifact`."""
+    pointer = store.get_json(store.key(artifact.key, POINTER))
+    record = pointer and store.get_json(store.key(artifact.key, pointer["generation"], GENERATION_MANIFEST))
+    if not record:
+        return {}
+    return {(entry["sha256"], entry["size"]): store.key(artifact.key, record["generation"], entry["path"])
+            for entry in record["files"]}
 
 
 def drop_old_generations(store: IndexStore, artifact: Artifact, *, grace_seconds: float,

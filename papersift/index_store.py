@@ -62,6 +62,11 @@ class IndexStore:
         with _store_errors(f"upload {key}"):
             self.client.upload_file(str(path), self.bucket, key)
 
+    def copy(self, source_key: str, key: str) -> None:
+        """Copy an object within the bucket (server-side: nothing passes through this machine)."""
+        with _store_errors(f"copy {source_key} to {key}"):
+            self.client.copy({"Bucket": self.bucket, "Key": source_key}, self.bucket, key)
+
     def put_json(self, key: str, value: dict[str, Any]) -> None:
         with _store_errors(f"upload {key}"):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(value, indent=2).encode(),

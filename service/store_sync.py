@@ -12,7 +12,9 @@ only past `PAPERSIFT_INDEX_MAX_AGE_SECONDS`, see service/api/operations.py).
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
+import os
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,7 @@ from papersift.settings import Settings
 
 logger = logging.getLogger(__name__)
 LOCK_FILE = "index-store.lock"
+INSTALLED_RECORD = "store-generation.json"  # the store's record of the generation installed last
 
 
 class GenerationRefused(Exception):
@@ -40,7 +43,8 @@ class GenerationRefused(Exception):
 
 
 def download_generation(store: IndexStore, artifact: Artifact, generation: int) -> dict[str, Any]:
-    """Download and verify one generation, then install it; returns its local manifest. Raises
+    """Download and verify one generation, then install it; returns its local manifest. A file the
+    installed generation already has (same sha256 and size) is hard-linked, not downloaded. Raises
     GenerationRefused (nothing installed) for a missing generation.json, file or wrong checksum."""
     record = store.get_json(store.key(artifact.key, generation, GENERATION_MANIFEST))
     if record is None or record.get("generation") != generation:
@@ -48,13 +52,15 @@ def download_generation(store: IndexStore, artifact: Artifact, generation: int) 
     artifact.directory.mkdir(parents=True, exist_ok=True)
     staging = artifact.directory / f"download-{generation}"
     shutil.rmtree(staging, ignore_errors=True)
+    on_disk = _installed_files(artifact)
 
     def fetch(entry: dict[str, Any]) -> None:
         target = staging / _safe_relative(entry["path"])
-        try:
-            store.download(store.key(artifact.key, generation, entry["path"]), target)
-        except FileNotFoundError:
-            raise GenerationRefused(f"generation {generation}: {entry['path']} is missing from the store") from None
+        if not _reuse(on_disk.get((entry["sha256"], entry["size"])), target):
+            try:
+                store.download(store.key(artifact.key, generation, entry["path"]), target)
+            except FileNotFoundError:
+                raise GenerationRefused(f"generation {generation}: {entry['path']} is missing from the store") from None
         size = target.stat().st_size
         if size != entry["size"] or sha256_of(target) != entry["sha256"]:
             raise GenerationRefused(f"generation {generation}: {entry['path']} does not match its checksum "
@@ -66,7 +72,36 @@ def download_generation(store: IndexStore, artifact: Artifact, generation: int) 
         install_generation(artifact, staging, record["manifest"])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _atomic_json(artifact.directory / INSTALLED_RECORD, record)
     return record["manifest"]
+
+
+def _installed_files(artifact: Artifact) -> dict[tuple[str, int], Path]:
+    """(sha256, size) → local path of each file of the generation installed last (from its record)."""
+    try:
+        record = json.loads((artifact.directory / INSTALLED_RECORD).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {(entry["sha256"], entry["size"]): artifact.directory / _safe_relative(entry["path"])
+            for entry in record.get("files", [])}
+
+
+def _reuse(source: Path | None, target: Path) -> bool:
+    """Hard-link (or copy) a local file with the wanted content into the staging folder."""
+    if source is None or not source.is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+    return True
+
+
+def _atomic_json(path: Path, value: dict[str, Any]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(value))
+    temporary.replace(path)
 
 
 def _safe_relative(path: str) -> Path:

@@ -6,6 +6,7 @@ indexes; a corrupt or half upload is refused, an outage keeps serving until the 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import shutil
 import time
@@ -54,8 +55,6 @@ def catalog_generation(settings: Settings) -> int:
 
 
 def read_json(path: Path) -> dict:
-    import json
-
     return json.loads(path.read_text())
 
 
@@ -124,7 +123,9 @@ def test_a_damaged_generation_is_refused_and_the_previous_one_keeps_serving(publ
     upload_published(publisher)
     store = open_index_store(publisher)
     record = store.get_json(store.key("search", second, GENERATION_MANIFEST))
-    victim = store.key("search", second, max(record["files"], key=lambda f: f["size"])["path"])
+    held = {f["sha256"] for f in store.get_json(store.key("search", first, GENERATION_MANIFEST))["files"]}
+    new_files = [f for f in record["files"] if f["sha256"] not in held]  # the replica must download these
+    victim = store.key("search", second, max(new_files, key=lambda f: f["size"])["path"])
     client = store_server.client()
     if damage == "wrong checksum":
         body = client.get_object(Bucket=store.bucket, Key=victim)["Body"].read()
@@ -182,3 +183,35 @@ def test_superseded_generations_are_deleted_after_the_grace_period(publisher, re
     assert store.generations("search") == [second]
     StoreSync(replica.model_copy(update={"index_store_grace_seconds": 0}), store).sync_once()
     assert [p.name for p in replica.search_dir.glob("lexical-*")] == [f"lexical-{second}"]
+
+
+def test_files_a_new_generation_shares_are_copied_in_the_store_and_linked_on_the_replica(publisher, replica):
+    """An incremental catalog shares most files with its predecessor: the upload copies them inside
+    the store and the replica hard-links its own copies; only the changed file travels."""
+    upload_published(publisher)
+    store = open_index_store(replica)
+    StoreSync(replica, store).sync_once()
+    first = catalog_generation(publisher)
+    manifest = read_json(publisher.search_dir / "manifest.json")
+    shutil.copytree(publisher.search_dir / f"lexical-{first}", publisher.search_dir / f"lexical-{first + 1}")
+    changed = max((publisher.search_dir / f"lexical-{first + 1}").rglob("*.store"), key=lambda p: p.stat().st_size)
+    changed.write_bytes(changed.read_bytes() + b"changed")
+    shared = sum(1 for p in (publisher.search_dir / f"lexical-{first}").rglob("*")
+                 if p.is_file() and not p.name.endswith(".lock")) - 1
+    (publisher.search_dir / "manifest.json").write_text(
+        json.dumps(manifest | {"generation": first + 1, "directory": f"lexical-{first + 1}"}))
+
+    [line] = upload_published(publisher)
+    assert f"{shared} unchanged files copied within the store" in line, line
+    downloaded = []
+    download = store.download
+    store.download = lambda key, path: (downloaded.append(key), download(key, path))
+    StoreSync(replica, store).sync_once()
+    relative = changed.relative_to(publisher.search_dir).as_posix()
+    assert downloaded == [store.key("search", first + 1, relative)]
+    assert catalog_generation(replica) == first + 1
+    old, new = replica.search_dir / f"lexical-{first}", replica.search_dir / f"lexical-{first + 1}"
+    for path in new.rglob("*"):
+        if path.is_file() and path.name != changed.name and not path.name.endswith(".lock"):
+            assert path.stat().st_ino == (old / path.name).stat().st_ino, path  # a link, not a copy
+    assert (new / changed.name).read_bytes() == changed.read_bytes()
