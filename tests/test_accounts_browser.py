@@ -108,3 +108,30 @@ def test_one_library_on_every_device(browser, site, mailbox):
     expect(phone.locator("h1")).to_have_text("Sign in")
     assert starred_ids(phone, site, 2) == {laptop_star, phone_star}  # signed out: this browser's copy
     assert laptop.script_errors == [] and phone.script_errors == []
+
+
+def test_a_forged_post_from_another_origin_is_refused(browser, site, mailbox):
+    """A page on another port of the same host (same site, so even a SameSite=Lax cookie goes along)
+    auto-submits a form that would sign the reader out everywhere: the Origin check refuses it."""
+    page = new_device(browser)
+    sign_in(page, site, mailbox)
+    forged = (f'<form method="post" action="{site}/account/sign-out"><input name="everywhere" value="true">'
+              "</form><script>document.forms[0].submit()</script>")
+    with live_server(_static_page(forged)) as evil:
+        with page.expect_navigation():
+            page.goto(evil + "/")
+        assert page.url.startswith(site + "/account/sign-out")
+        assert "403" in page.title()
+    page.goto(site + "/account")
+    expect(page.locator("#account-email")).to_have_text(READER)  # still signed in
+
+
+def _static_page(html: str):
+    """An ASGI app answering every request with one HTML page."""
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+        await send({"type": "http.response.body", "body": html.encode()})
+    return app
