@@ -64,7 +64,8 @@ def test_not_ready_before_an_index_is_published(client_for):
     body = response.json()
     assert body["error"]["code"] == "not_ready"
     assert body["error"]["message"].startswith("not ready: keyword_index: no search catalog published under ")
-    assert body["checks"]["database"] == {"ok": True, "required": True, "detail": "reachable"}
+    assert body["checks"]["database"] == {"ok": True, "required": True, "detail": "reachable",
+                                          "generation": None, "age_seconds": None}
     assert body["checks"]["schema"]["ok"] is True
     assert body["checks"]["keyword_index"]["ok"] is False
     assert body["checks"]["vector_index"]["required"] is False
