@@ -330,11 +330,6 @@ class Settings(BaseSettings):
             raise ValueError(f"PAPERSIFT_LOG_LEVEL: {value!r} is not DEBUG, INFO, WARNING or ERROR")
         return level
 
-    @field_validator("smtp_url", "public_url", mode="before")
-    @classmethod
-    def _empty_mail_setting_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("smtp_url")
     @classmethod
     def _check_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
@@ -356,10 +351,10 @@ class Settings(BaseSettings):
         """An empty PAPERSIFT_ADMIN_TOKEN (docker-compose's `${VAR:-}`) leaves the admin API off."""
         return None if value == "" else value
 
-    @field_validator("llm_base_url", "llm_api_key", "llm_model", mode="before")
+    @field_validator("llm_base_url", "llm_api_key", "llm_model", "smtp_url", "public_url", mode="before")
     @classmethod
-    def _empty_llm_setting_is_unset(cls, value: Any) -> Any:
-        """An empty PAPERSIFT_LLM_* variable (docker-compose's `${VAR:-}`) counts as unset."""
+    def _empty_optional_setting_is_unset(cls, value: Any) -> Any:
+        """An empty optional variable (docker-compose's `${VAR:-}`) counts as unset."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("llm_base_url")

@@ -4,19 +4,15 @@ and a local chat-completions server: streamed answers shown as text, never as HT
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 
 from service.app import create_app
 from tests.chat_server import Step, chat_server
+from tests.live_server import CHROMIUM, chromium, live_server
 from tests.llm_fixtures import API_KEY, llm_settings, write
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
                                 reason="Debian chromium is not installed (./scripts/install installs it)")
 HOSTILE = ("**Q: Is <script>window.pwned = 1</script> run?**\n"
@@ -32,31 +28,14 @@ def chat():
 
 @pytest.fixture(scope="module")
 def site(llm_papers, chat):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(llm_settings(llm_papers, chat, llm_retries=1))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started:
-        assert time.time() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(create_app(llm_settings(llm_papers, chat, llm_retries=1))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--headless", "--no-sandbox", "--disable-gpu"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
