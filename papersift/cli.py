@@ -297,5 +297,9 @@ from papersift.cli_faq import faq_app  # noqa: E402
 
 app.add_typer(faq_app, name="faq")
 
+from papersift.cli_digest import digest_app  # noqa: E402
+
+app.add_typer(digest_app, name="digest")
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
