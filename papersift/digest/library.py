@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from papersift.digest.ranking import ReaderModel, fit_reader
+from papersift.digest.ranking import Background, ReaderModel, background_from, fit_reader
 from papersift.models import LibraryMark, Paper
 from papersift.vector_index import LoadedIndex
 
@@ -17,14 +17,14 @@ from papersift.vector_index import LoadedIndex
 BACKGROUND_SAMPLE = 1000
 
 
-def background_mean(index: LoadedIndex, *, seed: int = 0) -> np.ndarray:
-    """The mean of a fixed random sample of the indexed papers: the negatives every reader shares."""
+def background(index: LoadedIndex, *, seed: int = 0) -> Background:
+    """The negatives every reader shares: a fixed random sample of the indexed papers."""
     sample = index.sample_vectors(BACKGROUND_SAMPLE, seed=seed)
-    return sample.mean(axis=0) if len(sample) else np.zeros(index.manifest.dimension, np.float32)
+    return background_from(sample if len(sample) else np.zeros((1, index.manifest.dimension), np.float32))
 
 
 def reader_models(session: Session, index: LoadedIndex, account_ids: list[int],
-                  background_mean: np.ndarray) -> dict[int, ReaderModel]:
+                  shared: Background) -> dict[int, ReaderModel]:
     """A model for each of `account_ids` (stars and not-interested marks of papers the index
     holds; marks of papers it lacks are left out)."""
     marks = session.execute(
@@ -50,7 +50,7 @@ def reader_models(session: Session, index: LoadedIndex, account_ids: list[int],
         stars, negatives = library["star"], library["not_interested"]
         models[account_id] = fit_reader(
             _stacked([v for _, _, v in stars], dimension), [(p, t) for p, t, _ in stars],
-            _stacked([v for _, _, v in negatives], dimension), background_mean)
+            _stacked([v for _, _, v in negatives], dimension), shared)
     return models
 
 

@@ -7,8 +7,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from papersift.digest.library import background_mean, reader_models
-from papersift.digest.ranking import closest_stars, ranked, score_matrix
+from papersift.digest.library import background, reader_models
+from papersift.digest.ranking import Background, closest_stars, ranked, score_matrix
 from papersift.models import Account, Paper
 from service.index_holder import IndexHolder
 
@@ -41,13 +41,13 @@ def order_for_reader(session: Session, holder: IndexHolder, account: Account, pa
     return [papers[i] for i in order], why
 
 
-_backgrounds: dict[tuple, np.ndarray] = {}
+_backgrounds: dict[tuple, Background] = {}
 
 
-def _background(holder: IndexHolder, index) -> np.ndarray:
-    """The background mean of the loaded index generation, computed once per generation."""
+def _background(holder: IndexHolder, index) -> Background:
+    """The background of the loaded index generation, computed once per generation."""
     key = (str(holder.directory), index.manifest.generation, index.manifest.built_at)
     if key not in _backgrounds:
         _backgrounds.clear()  # only the loaded generation's is needed
-        _backgrounds[key] = background_mean(index)
+        _backgrounds[key] = background(index)
     return _backgrounds[key]
