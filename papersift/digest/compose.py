@@ -3,18 +3,26 @@ headers of RFC 8058 (List-Unsubscribe with an https URL, List-Unsubscribe-Post).
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from email.mime.multipart import MIMEMultipart
+from email.policy import compat32
+from email.mime.nonmultipart import MIMENonMultipart
+
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from papersift.digest.periods import Period
+from papersift.mail import message_id
 from papersift.settings import Settings
 
 DEFAULT_SITE = "http://localhost:8000"
 ABSTRACT_CHARS = 300
 AUTHORS_SHOWN = 6
+UNFOLDED = compat32.clone(max_line_length=0)  # header lines whole: List-Unsubscribe stays one token
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,30 @@ class Digest:
     ranked_for_reader: bool  # False: no stars, newest first
 
 
+def to_message(settings: Settings, digest: Digest) -> MIMEMultipart:
+    """The mail: multipart/alternative, plain text then HTML, with the unsubscribe headers. Built
+    with the email package's compat32 classes, not EmailMessage: 1.5 ms instead of 7 ms a mail here,
+    which at 10,000 readers is most of a run (bench/digest.py)."""
+    message = MIMEMultipart("alternative", policy=UNFOLDED)
+    message["From"] = settings.mail_from
+    message["To"] = digest.email
+    message["Subject"] = subject(digest)  # ASCII: no encoded-word to build
+    message["Message-ID"] = message_id(settings)
+    for name, value in headers(settings, digest).items():
+        message[name] = value
+    message.attach(_text_part(to_text(settings, digest), "plain"))
+    message.attach(_text_part(to_html(settings, digest), "html"))
+    return message
+
+
+def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+    """A UTF-8 text part in base64, encoded by the C codec (email's own encoder loops in Python)."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64.encodebytes(body.encode()).decode("ascii"))
+    return part
+
+
 def site_url(settings: Settings) -> str:
     return (settings.public_url or DEFAULT_SITE).rstrip("/")
 
@@ -46,7 +78,7 @@ def unsubscribe_url(settings: Settings, key: str) -> str:
 
 def subject(digest: Digest) -> str:
     what = "today's" if digest.period.cadence == "daily" else "this week's"
-    return f"papersift: {digest.total} new paper{'s' * (digest.total != 1)} — {what} digest ({digest.period.key})"
+    return f"papersift: {digest.total} new paper{'s' * (digest.total != 1)}, {what} digest ({digest.period.key})"
 
 
 def headers(settings: Settings, digest: Digest) -> dict[str, str]:
@@ -72,9 +104,19 @@ def to_text(settings: Settings, digest: Digest) -> str:
 
 
 def to_html(settings: Settings, digest: Digest) -> str:
-    return _template().render(digest=digest, intro=_intro(digest), site=site_url(settings),
+    site = site_url(settings)
+    return _template().render(digest=digest, intro=_intro(digest), site=site,
                               unsubscribe=unsubscribe_url(settings, digest.unsubscribe_key),
-                              authors=_authors, abstract=_abstract)
+                              paper_html=lambda entry: _paper_html(site, entry.public_id, entry.title,
+                                                                   tuple(entry.authors), entry.abstract))
+
+
+@lru_cache(maxsize=16_384)
+def _paper_html(site: str, public_id: str, title: str, authors: tuple[str, ...], abstract: str) -> Markup:
+    """A paper's part of the HTML list, made once per run however many readers get the paper."""
+    return Markup(f'<a href="{site}/paper/{escape(public_id)}"><strong>{escape(title)}</strong></a><br>\n'
+                  f'<span style="color: #555">{escape(_authors(list(authors)))}</span><br>\n'
+                  f'<span>{escape(_abstract(abstract))}</span>')
 
 
 def _intro(digest: Digest) -> str:

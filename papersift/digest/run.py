@@ -9,28 +9,29 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
 
 from papersift.digest import compose, sends
 from papersift.digest.compose import Digest, DigestEntry
-from papersift.digest.library import background_mean, reader_models
+from papersift.digest.library import background, reader_models
 from papersift.digest.periods import Period, default_period, parse_period
 from papersift.digest.ranking import ReaderModel, closest_stars, ranked, score_matrix
 from papersift.digest.selection import PeriodPapers, SubscriptionMatcher, load_period_papers
 from papersift.errors import IndexModelMismatch, IndexNotReady, InvalidQuery
-from papersift.mail import MailError, new_message, send_mail
+from papersift.mail import MailError, send_mail
 from papersift.models import Account, Paper, Subscription
 from papersift.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 READERS_PER_CHUNK = 1000  # readers scored by one matrix product
-Sender = Callable[[Settings, EmailMessage], None]
+Sender = Callable[[Settings, Message], None]
 
 
 @dataclass
@@ -77,37 +78,86 @@ class _Prepared:
 
 def send_digests(settings: Settings, engine: Engine, *, cadence: str, period_key: str | None = None,
                  sender: Sender = send_mail, resend_interrupted: bool = False,
-                 on_subscriber: Callable[[], None] | None = None, on_start: Callable[[int], None] | None = None,
+                 on_subscriber: Callable[[], None] | None = None,
                  should_stop: Callable[[], bool] = lambda: False) -> DigestSummary:
-    """Mail this period's digest to every subscriber of `cadence` who has not had it (see sends.py)."""
-    began, run_started = time.perf_counter(), datetime.now(UTC)
-    summary = DigestSummary(cadence)
+    """Mail this period's digest to every subscriber of `cadence` who has not had it (see sends.py);
+    without an explicit period, also retry the refused mails of earlier periods that are due."""
+    began = time.perf_counter()
+    run = _Run(settings, engine, sender, datetime.now(UTC), resend_interrupted, on_subscriber, should_stop,
+               DigestSummary(cadence))
     with Session(engine) as session:
-        prepared = _prepare(settings, session, cadence, period_key, subscribers=_subscribers(session, cadence))
-    if prepared is None:
-        summary.seconds = time.perf_counter() - began
-        return summary
-    period = prepared.period
-    summary.period, summary.papers, summary.subscribers = period.key, len(prepared.papers), len(prepared.subscribers)
-    states = sends.send_states(engine, period)
-    summary.interrupted = sum(s.status == "sending" for s in states.values())
-    due = [s for s in prepared.subscribers if sends.is_due(states.get(s.account_id), settings, now=run_started,
-                                                             resend_interrupted=resend_interrupted)]
-    summary.skipped = len(prepared.subscribers) - len(due)
-    if on_start:
-        on_start(len(due))
-    for subscriber, digest in _digests(settings, prepared, due):
-        if should_stop():
-            break
-        if digest is None:
-            summary.empty += 1
-        else:
-            _send_one(settings, engine, sender, subscriber, digest, summary, run_started, resend_interrupted)
-        if on_subscriber:
-            on_subscriber()
-    summary.seconds = time.perf_counter() - began
-    logger.info(summary.line())
-    return summary
+        period = resolve_period(session, cadence, period_key)
+        subscribers = _subscribers(session, cadence)
+    with threadpool_limits(limits=1):  # many small products: BLAS threads cost more than they give
+        if period is not None:
+            run.summary.period = period.key
+            run.send_period(period, subscribers, counted=True)
+        if period_key is None:
+            for key, accounts in sends.due_retries(engine, settings, cadence, now=run.started,
+                                                   besides=run.summary.period):
+                run.send_period(parse_period(cadence, key), [s for s in subscribers if s.account_id in accounts],
+                                counted=False)
+    run.summary.seconds = time.perf_counter() - began
+    logger.info(run.summary.line())
+    return run.summary
+
+
+@dataclass
+class _Run:
+    settings: Settings
+    engine: Engine
+    sender: Sender
+    started: datetime
+    resend_interrupted: bool
+    on_subscriber: Callable[[], None] | None
+    should_stop: Callable[[], bool]
+    summary: DigestSummary
+    ledger: sends.Ledger | None = None  # the period's, while it is sent
+
+    def send_period(self, period: Period, subscribers: list[Subscriber], *, counted: bool) -> None:
+        """Mail the period's digest to those of `subscribers` it is due to; `counted`: the run's own
+        period (its papers and subscribers are the summary's)."""
+        states = sends.send_states(self.engine, period)
+        due = [s for s in subscribers if sends.is_due(states.get(s.account_id), self.settings, now=self.started,
+                                                      resend_interrupted=self.resend_interrupted)]
+        with Session(self.engine) as session:
+            prepared = _prepare(self.settings, session, period, due)
+        if counted:
+            self.summary.papers, self.summary.subscribers = len(prepared.papers), len(subscribers)
+            self.summary.interrupted = sum(s.status == "sending" for s in states.values())
+            self.summary.skipped += len(subscribers) - len(due)
+        self.ledger = sends.Ledger(self.engine, self.settings, run_started=self.started,
+                                   resend_interrupted=self.resend_interrupted)
+        try:
+            for subscriber, digest in _digests(self.settings, prepared, due):
+                if self.should_stop():
+                    return
+                if digest is None:
+                    self.summary.empty += 1
+                else:
+                    self.send_one(subscriber, digest)
+                if self.on_subscriber:
+                    self.on_subscriber()
+        finally:
+            self.ledger.close()
+
+    def send_one(self, subscriber: Subscriber, digest: Digest) -> None:
+        """Claim, send, mark; a refused mail is recorded for a later run."""
+        period = digest.period
+        claim = self.ledger.claim(subscriber.account_id, period, paper_count=digest.total)
+        if claim is None:  # another run claimed it meanwhile
+            self.summary.skipped += 1
+            return
+        try:
+            self.sender(self.settings, compose.to_message(self.settings, digest))
+        except MailError as error:
+            next_at = self.ledger.failed(claim, error=str(error))
+            self.summary.failed += 1
+            logger.warning("digest %s to %s not sent (attempt %d, next after %s): %s", period.key, subscriber.email,
+                           claim.attempt, next_at.isoformat(timespec="seconds"), error)
+            return
+        self.ledger.sent(claim)
+        self.summary.sent += 1
 
 
 def preview_digest(settings: Settings, engine: Engine, email: str, *, cadence: str,
@@ -117,9 +167,10 @@ def preview_digest(settings: Settings, engine: Engine, email: str, *, cadence: s
         subscribers = [s for s in _subscribers(session, cadence) if s.email == email.strip().lower()]
         if not subscribers:
             return f"{email} has no {cadence} subscriptions\n"
-        prepared = _prepare(settings, session, cadence, period_key, subscribers=subscribers)
-    if prepared is None:
-        return "no arXiv papers announced yet: no daily period to preview\n"
+        period = resolve_period(session, cadence, period_key)
+        if period is None:
+            return "no arXiv papers announced yet: no daily period to preview\n"
+        prepared = _prepare(settings, session, period, subscribers)
     [(_, digest)] = list(_digests(settings, prepared, subscribers))
     if digest is None:
         return f"nothing new in {email}'s {cadence} subscriptions for {prepared.period.key}\n"
@@ -148,12 +199,8 @@ def _subscribers(session: Session, cadence: str) -> list[Subscriber]:
     return list(by_account.values())
 
 
-def _prepare(settings: Settings, session: Session, cadence: str, period_key: str | None, *,
-             subscribers: list[Subscriber]) -> _Prepared | None:
-    """The period, its papers, each subscriber's candidates and, for those with any, their model."""
-    period = resolve_period(session, cadence, period_key)
-    if period is None:
-        return None
+def _prepare(settings: Settings, session: Session, period: Period, subscribers: list[Subscriber]) -> _Prepared:
+    """The period's papers, each subscriber's candidates and, for those with any, their model."""
     papers = load_period_papers(session, period)
     matcher = SubscriptionMatcher(settings, papers, period)
     candidates = {}
@@ -169,7 +216,7 @@ def _prepare(settings: Settings, session: Session, cadence: str, period_key: str
         held, held_vectors = index.vectors_of(papers.ids)
         rows = np.asarray([papers.position[int(i)] for i in held], np.int64)
         vectors[rows], has_vector[rows] = held_vectors, True
-        models = reader_models(session, index, readers, background_mean(index))
+        models = reader_models(session, index, readers, background(index))
     return _Prepared(period, papers, subscribers, candidates, models, vectors, has_vector)
 
 
@@ -210,26 +257,3 @@ def _digest(settings: Settings, prepared: _Prepared, subscriber: Subscriber, mod
                            star if prepared.has_vector[i] else None) for i, star in zip(shown, nearest)]
     return Digest(subscriber.email, subscriber.unsubscribe_key, prepared.period, entries, total=len(order),
                   ranked_for_reader=model.weights is not None)
-
-
-def _send_one(settings: Settings, engine: Engine, sender: Sender, subscriber: Subscriber, digest: Digest,
-              summary: DigestSummary, run_started: datetime, resend_interrupted: bool) -> None:
-    period = digest.period
-    attempt = sends.claim(engine, settings, subscriber.account_id, period, paper_count=digest.total,
-                          run_started=run_started, resend_interrupted=resend_interrupted)
-    if attempt is None:  # another run claimed it meanwhile
-        summary.skipped += 1
-        return
-    message = new_message(settings, to=subscriber.email, subject=compose.subject(digest),
-                          text=compose.to_text(settings, digest), html=compose.to_html(settings, digest),
-                          headers=compose.headers(settings, digest))
-    try:
-        sender(settings, message)
-    except MailError as error:
-        next_at = sends.mark_failed(engine, settings, subscriber.account_id, period, attempt=attempt, error=str(error))
-        summary.failed += 1
-        logger.warning("digest to %s not sent (attempt %d, retry after %s): %s", subscriber.email, attempt,
-                       next_at.isoformat(timespec="seconds"), error)
-        return
-    sends.mark_sent(engine, subscriber.account_id, period)
-    summary.sent += 1
