@@ -63,7 +63,7 @@ def label(kind: str, expression: str, filters: dict[str, Any]) -> str:
     if kind == "venue":
         return venue_display_name(expression)
     narrowed = ", ".join(f"{k.replace('_', ' ')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                         for k, v in filters.items())
+                         for k in SEARCH_FILTERS if (v := filters.get(k)) not in (None, "", []))
     return f"search “{expression}”" + (f" ({narrowed})" if narrowed else "")
 
 
