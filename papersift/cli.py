@@ -301,5 +301,9 @@ from papersift.cli_accounts import accounts_app  # noqa: E402
 
 app.add_typer(accounts_app, name="accounts")
 
+from papersift.cli_digest import digest_app  # noqa: E402
+
+app.add_typer(digest_app, name="digest")
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

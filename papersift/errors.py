@@ -133,3 +133,10 @@ class TooManyRequests(PapersiftError):
     """A rate limit (sign-in mails per address or per client) is reached."""
 
     code = "too_many_requests"
+
+
+class SubscriptionNotFound(PapersiftError):
+    """The reader has no subscription of that id, or an unsubscribe link names no account."""
+
+    code = "subscription_not_found"
+    exit_code = 2

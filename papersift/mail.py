@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
 from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
@@ -32,7 +33,7 @@ def new_message(settings: Settings, *, to: str, subject: str, text: str, html: s
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain=_sender_domain(settings.mail_from))
+    message["Message-ID"] = message_id(settings)
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(text)
@@ -41,7 +42,12 @@ def new_message(settings: Settings, *, to: str, subject: str, text: str, html: s
     return message
 
 
-def send_mail(settings: Settings, message: EmailMessage) -> None:
+def message_id(settings: Settings) -> str:
+    """A new Message-ID in the sender's domain."""
+    return make_msgid(domain=_sender_domain(settings.mail_from))
+
+
+def send_mail(settings: Settings, message: Message) -> None:
     """Send one message, or log it when no SMTP server is configured. Raises MailError."""
     if settings.smtp_url is None:
         logger.warning("no PAPERSIFT_SMTP_URL: mail to %s not sent; it reads:\n%s",
@@ -76,6 +82,8 @@ def _sender_domain(sender: str) -> str:
     return sender.rsplit("@", 1)[-1].strip(" >") or "localhost"
 
 
-def _readable(message: EmailMessage) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    return f"Subject: {message['Subject']}\n\n{body.get_content() if body else ''}"
+def _readable(message: Message) -> str:
+    """Subject and plain text of a message (an EmailMessage, or the compat32 kind digests use)."""
+    plain = next((part for part in message.walk() if part.get_content_type() == "text/plain"), None)
+    text = plain.get_payload(decode=True).decode(plain.get_content_charset() or "utf-8") if plain else ""
+    return f"Subject: {make_header(decode_header(str(message['Subject'])))}\n\n{text}"

@@ -269,6 +269,22 @@ class Settings(BaseSettings):
     session_days: int = Field(
         default=30, ge=1, le=400, description="How long a sign-in lasts on one browser."
     )
+    cron_digest_weekly: str = Field(
+        default="0 6 * * mon",
+        description="When the `digest-weekly` job mails the weekly digests of the week that ended "
+        "(crontab, UTC; empty: never). Daily digests go out after each `harvest-arxiv` run.",
+    )
+    digest_max_papers: int = Field(
+        default=30, ge=1, le=500, description="Papers shown in one digest mail (the best ranked; the "
+        "mail says how many more there are).",
+    )
+    digest_retry_seconds: float = Field(
+        default=600.0, ge=0, description="Wait before a refused digest mail is tried again by a later "
+        "run; doubles with each further attempt.",
+    )
+    digest_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Attempts at one reader's digest before it is given up.",
+    )
     sign_in_per_address_per_hour: int = Field(
         default=5, ge=1, description="Sign-in mails one address can be sent per hour."
     )

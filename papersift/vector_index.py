@@ -171,6 +171,13 @@ class LoadedIndex:
         present = sorted_ids[positions] == paper_ids
         return paper_ids[present], matrix[order[positions[present]]]
 
+    def sample_vectors(self, size: int, *, seed: int = 0) -> np.ndarray:
+        """Vectors of up to `size` papers drawn at random (reproducibly, by `seed`) from the index."""
+        sorted_ids = self._flat_storage()[0]
+        live = sorted_ids[sorted_ids >= 0]  # retired slots hold -1
+        chosen = np.random.default_rng(seed).choice(live, min(size, len(live)), replace=False)
+        return self.vectors_of(np.sort(chosen))[1]
+
     def _flat_storage(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids ascending, storage row of each, the storage matrix as a zero-copy view)."""
         if self._storage is None:

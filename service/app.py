@@ -14,6 +14,7 @@ from papersift.db import check_schema_current, head_revision, make_engine, make_
 from papersift.log import configure_logging
 from papersift.settings import Settings, get_settings
 from service.api import admin, browse, index, llm, me, operations, papers, recommend, search
+from service.api import subscriptions as subscriptions_api
 from service.errors import install_error_handlers, install_security_headers
 from service.limits import BodySizeLimit
 from service.index_holder import IndexHolder
@@ -23,6 +24,7 @@ from service.observability import RequestObservation
 from service.search.runtime import SearchRuntime
 from service.store_sync import start_store_sync
 from service.web import account, feeds, pages
+from service.web import subscriptions as subscriptions_pages
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -75,6 +77,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(account.router)
     app.include_router(me.router)
     app.include_router(feeds.router)
+    app.include_router(subscriptions_api.router)
+    app.include_router(subscriptions_pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     install_security_headers(app)
     app.include_router(index.router)

@@ -25,6 +25,7 @@ from papersift.errors import (
     PapersiftError,
     SchemaOutdated,
     SignInRequired,
+    SubscriptionNotFound,
     TooManyRequests,
     UnknownJob,
 )
@@ -46,6 +47,7 @@ STATUS_BY_ERROR: dict[type[PapersiftError], int] = {
     Forbidden: 403,
     SignInRequired: 401,
     TooManyRequests: 429,
+    SubscriptionNotFound: 404,
 }
 
 

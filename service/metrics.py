@@ -40,6 +40,12 @@ SELECT job,
            AS last_outcome
 FROM job_runs GROUP BY job
 """
+_ACCOUNTS = """
+SELECT (SELECT count(*) FROM accounts) AS accounts,
+       (SELECT count(*) FROM account_sessions WHERE expires_at > now()) AS sessions,
+       (SELECT count(*) FROM digest_sends WHERE status = 'sent') AS sent,
+       (SELECT count(*) FROM digest_sends WHERE status = 'failed') AS failed
+"""
 
 
 class ServiceMetrics:
@@ -122,6 +128,7 @@ class StateCollector(Collector):
             with engine.connect() as connection:
                 ingests = connection.execute(text(_LAST_INGESTS)).all()
                 jobs = connection.execute(text(_JOBS)).all()
+                accounts = connection.execute(text(_ACCOUNTS)).one()
         except SQLAlchemyError as error:
             logger.warning("metrics: cannot read the run tables: %s", error)
             return
@@ -141,6 +148,13 @@ class StateCollector(Collector):
             failing.add_metric([row.job], 1 if row.last_outcome == "failed" else 0)
         yield succeeded
         yield failing
+        yield _gauge("papersift_accounts", "Readers' accounts.", accounts.accounts)
+        yield _gauge("papersift_sessions_active", "Signed-in sessions not yet expired.", accounts.sessions)
+        digests = GaugeMetricFamily("papersift_digests", "Digest mails by status: sent, or failed and "
+                                    "waiting for a retry or given up (digest_sends).", labels=["status"])
+        digests.add_metric(["sent"], accounts.sent)
+        digests.add_metric(["failed"], accounts.failed)
+        yield digests
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

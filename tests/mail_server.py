@@ -1,8 +1,10 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps every message it accepts, for the
-sign-in and digest tests. `fail_next(n)` makes it refuse the next n messages with a 451."""
+sign-in and digest tests. `fail_next(n)` makes it refuse the next n messages with a 451; `delay`
+(seconds) slows every answer to DATA, as a distant server would."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -23,8 +25,11 @@ class Mailbox:
         self._failures = 0
         self._lock = threading.Lock()
         self.port = 0
+        self.delay = 0.0
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self._lock:
             if self._failures:
                 self._failures -= 1

@@ -32,13 +32,15 @@ class JobOutcome:
 @dataclass(frozen=True)
 class Job:
     """A named job; `cron_setting` names the Settings field holding its crontab (None: on request only).
-    Jobs with the same `lock` never run at the same time (default: each job its own lock)."""
+    Jobs with the same `lock` never run at the same time (default: each job its own lock). A job
+    with `after` also runs after each successful run of that job (and of the `index` run it chained)."""
 
     name: str
     run: Callable[[Settings, Engine], JobOutcome]
     description: str
     cron_setting: str | None = None
     lock: str | None = None
+    after: str | None = None
 
     @property
     def lock_name(self) -> str:
@@ -88,6 +90,15 @@ def _harvest_outcome(summaries: list) -> JobOutcome:
     return JobOutcome(totals, changed=bool(totals["inserted"] + totals["updated"] + totals["deleted"]))
 
 
+def _digest(cadence: str) -> Callable[[Settings, Engine], JobOutcome]:
+    def run(settings: Settings, engine: Engine) -> JobOutcome:
+        from papersift.digest.run import send_digests
+
+        return JobOutcome(send_digests(settings, engine, cadence=cadence).counts())
+
+    return run
+
+
 JOBS: dict[str, Job] = {job.name: job for job in (
     Job("harvest-arxiv", _harvest_arxiv, "fetch new and updated papers of PAPERSIFT_HARVEST_CATEGORIES "
         "from the arXiv API", cron_setting="cron_harvest_arxiv"),
@@ -97,6 +108,10 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         cron_setting="cron_index", lock="index"),
     Job("rebuild", _rebuild, "rebuild an HNSW vector index from all vectors (a Flat one needs none)",
         cron_setting="cron_rebuild", lock="index"),
+    Job("digest", _digest("daily"), "mail the daily digests of the newest announcement day (after each "
+        "harvest-arxiv)", lock="digest", after="harvest-arxiv"),
+    Job("digest-weekly", _digest("weekly"), "mail the weekly digests of the week that ended",
+        cron_setting="cron_digest_weekly", lock="digest"),
 )}
 
 
@@ -107,6 +122,11 @@ def find_job(name: str) -> Job:
     except KeyError:
         raise UnknownJob(f"no job named {name!r}; the jobs are {', '.join(JOBS)}",
                          hint="papersift jobs lists them with their schedules") from None
+
+
+def jobs_after(name: str) -> list[str]:
+    """Names of the jobs that run after each successful run of `name`."""
+    return [job.name for job in JOBS.values() if job.after == name]
 
 
 def jobs_sharing_lock(job: Job) -> list[str]:

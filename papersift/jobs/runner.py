@@ -21,7 +21,7 @@ from papersift.errors import (
 )
 from papersift.jobs import runs
 from papersift.jobs.lock import try_lock
-from papersift.jobs.registry import INDEX_JOB, JOBS, Job, find_job, jobs_sharing_lock
+from papersift.jobs.registry import INDEX_JOB, JOBS, Job, find_job, jobs_after, jobs_sharing_lock
 from papersift.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -138,9 +138,13 @@ def _attempts(settings: Settings, engine: Engine, job: Job, *, trigger: str,
 
 
 def _chain(settings: Settings, engine: Engine, job: Job, result: RunResult) -> RunResult:
-    """Embed and index after a job that changed papers (once its own lock is released)."""
+    """Embed and index after a job that changed papers (once its own lock is released), then run
+    the jobs that follow it (the daily digest after harvest-arxiv)."""
     if result.outcome == "succeeded" and result.changed and job.name != INDEX_JOB:
         result.chained.append(run_job(settings, engine, INDEX_JOB, trigger=f"after {job.name}"))
+    if result.outcome == "succeeded":
+        for follower in jobs_after(job.name):
+            result.chained.append(run_job(settings, engine, follower, trigger=f"after {job.name}"))
     return result
 
 
