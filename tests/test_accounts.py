@@ -192,6 +192,9 @@ def test_a_reader_downloads_their_data_and_deleting_the_account_leaves_no_row(cl
                   "SELECT id, 'daily', '2026-12-01', 'sent' FROM accounts")
     # an unused link is kept about the address too
     assert client.post("/account/sign-in", data={"email": "reader@example.org", "csrf_token": csrf}).status_code == 200
+    account_page = client.get("/account").text
+    assert "1 starred, 0 read, 1 subscription." in " ".join(account_page.split())
+    assert 'class="subscription-label">arXiv cs.CL<' in account_page
     data = client.get("/api/v1/me/export")
     assert "attachment" in data.headers["content-disposition"]
     assert data.json()["library"]["stars"]["arxiv:1706.03762"]["title"] == "T"

@@ -12,12 +12,13 @@ from starlette.concurrency import run_in_threadpool
 
 from papersift.errors import InvalidQuery, TooManyRequests
 from papersift.mail import MailError
-from papersift.models import LibraryMark, Subscription
+from papersift.models import LibraryMark
 from service.accounts.deps import CsrfChecked, OptionalAccount, SignedIn
 from service.accounts.sessions import COOKIE, end_session, start_session
 from service.accounts.store import delete_account
 from service.accounts.sign_in import LINK_MINUTES, normalized_address, redeem, request_link
 from service.web.pages import page
+from service.web.subscriptions import subscriptions_context
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,8 +30,7 @@ def account_page(request: Request, account: OptionalAccount) -> HTMLResponse:
     with request.app.state.sessions() as db:
         counts = dict(db.execute(select(LibraryMark.kind, func.count()).where(LibraryMark.account_id == account.id)
                                  .group_by(LibraryMark.kind)).all())
-        subscriptions = db.scalar(select(func.count()).where(Subscription.account_id == account.id))
-    return page(request, "account.html", counts=counts, subscriptions=subscriptions)
+        return page(request, "account.html", counts=counts, **subscriptions_context(db, account))
 
 
 @router.post("/account/sign-in", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -90,7 +90,7 @@ def delete_my_account(request: Request, account: SignedIn, confirm: Annotated[st
     """Everything goes: the account and (by cascade) its sessions, library, subscriptions and
     digests, and the sign-in tokens sent to its address."""
     if confirm.strip().lower() != account.email:
-        return page(request, "account.html", status_code=400, counts={}, subscriptions=0,
+        return page(request, "account.html", status_code=400, counts={}, subscriptions=[],
                     problem="Type your address to confirm the deletion.")
     with request.app.state.sessions.begin() as db:
         delete_account(db, account.email)
