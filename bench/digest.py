@@ -1,7 +1,7 @@
 """The daily digest at scale: 10,000 subscribers with 50 starred papers each, ranked over a day of
 1,500 new papers, end to end except SMTP.
 
-    .venv/bin/python bench/digest.py [--source /work/main/var/b160] [--subscribers 10000] [--compare-models]
+    .venv/bin/python bench/digest.py [--source var/b160] [--subscribers 10000] [--compare-models]
 
 Vectors are real: the published vector index of a papersift data directory (`--source`, 160k
 papers), read in place (memory-mapped, read-only) through a symlink. The day's 1,500 papers and
@@ -67,11 +67,11 @@ EXPRESSIONS = ["cs.LG", "cs.CL", "cs.CV", "cs.AI+cs.LG", "cs.RO", "stat.ML+cs.LG
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=Path("/work/main/var/b160"),
+    parser.add_argument("--source", type=Path, default=Path("var/b160"),
                         help="a papersift data directory with a published vector index (read only)")
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--compare-models", action="store_true", help="also measure SVM vs the closed form")
-    parser.add_argument("--quality-source", type=Path, default=Path("/work/main/var/eval-torch"),
+    parser.add_argument("--quality-source", type=Path, default=Path("var/eval-torch"),
                         help="a data directory of real vectors with venue columns, for --compare-models")
     args = parser.parse_args()
     print(cpu_line(), flush=True)

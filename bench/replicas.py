@@ -8,7 +8,7 @@ one publisher. Measures
 2. how long a replica on an empty data directory takes to become ready against a store holding a
    bigger corpus: the published 160k-paper indexes of `--cold-from` (read, never written; floor ≤ 60 s).
 
-    PAPERSIFT_SHARED_DATA=/work/shared/data .venv/bin/python bench/replicas.py [--cold-from /work/main/var/b160]
+    .venv/bin/python bench/replicas.py [--cold-from var/b160]
 
 The replicas' database holds COLM 2024 + 2025 and the Kaggle sample (imported here into an embedded
 PostgreSQL under a temporary folder); the 160k cold start only needs a database that answers, since
@@ -147,7 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=2, help="concurrent clients per replica")
     parser.add_argument("--after", type=float, default=5.0, help="seconds of load after the last replica swapped")
-    parser.add_argument("--cold-from", type=Path, default=Path("/work/main/var/b160"),
+    parser.add_argument("--cold-from", type=Path, default=Path("var/b160"),
                         help="a data dir whose published indexes the cold replica downloads (read only)")
     args = parser.parse_args()
     shared = Settings().shared_data
