@@ -8,14 +8,12 @@ importer maps its batches in worker processes while it reads, compares hashes an
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.connection
 import os
-import signal
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from indexer.copy_format import EncodedRow, encode_row
+from papersift.child_process import exit_with_parent
 from indexer.records import PaperRecord, RawRecord, Reject
 
 # One per core, up to two.
@@ -44,7 +42,7 @@ class Mappers:
             # thread holds as held); forking copies the loaded modules, where spawning would import
             # them again (a second of CPU per worker). Workers only map: no connection, no logging.
             self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=_exit_with_parent)
+                                             initializer=exit_with_parent)
             self._pool.submit(int).result()
 
     def submit(self, items: Sequence[PaperRecord | RawRecord]) -> Future[list[EncodedRow | Reject]]:
@@ -60,17 +58,3 @@ class Mappers:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
-
-
-def _exit_with_parent() -> None:
-    """In a worker: exit as soon as the importing process is gone. A killed import would otherwise
-    leave its workers waiting forever on a queue whose other end they hold themselves (forked).
-    Ctrl-C is the importing process's to handle: a worker ignores it and goes with its parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sentinel = multiprocessing.parent_process().sentinel
-
-    def watch() -> None:
-        multiprocessing.connection.wait([sentinel])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

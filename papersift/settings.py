@@ -285,6 +285,11 @@ class Settings(BaseSettings):
     digest_max_attempts: int = Field(
         default=5, ge=1, le=20, description="Attempts at one reader's digest before it is given up.",
     )
+    digest_processes: int = Field(
+        default=0, ge=0, le=64,
+        description="Processes a digest run mails from, each with its share of the readers. 0: one "
+        "per core once there are 500 readers per process.",
+    )
     sign_in_per_address_per_hour: int = Field(
         default=5, ge=1, description="Sign-in mails one address can be sent per hour."
     )

@@ -23,6 +23,7 @@ from papersift.digest.library import background, reader_models
 from papersift.digest.periods import Period, default_period, parse_period
 from papersift.digest.ranking import ReaderModel, closest_stars, ranked, score_matrix
 from papersift.digest.selection import PeriodPapers, SubscriptionMatcher, load_period_papers
+from papersift.digest.shards import COUNTED, run_shares, shares_for
 from papersift.errors import IndexModelMismatch, IndexNotReady, InvalidQuery
 from papersift.mail import MailError, send_mail
 from papersift.models import Account, Paper, Subscription
@@ -112,7 +113,6 @@ class _Run:
     on_subscriber: Callable[[], None] | None
     should_stop: Callable[[], bool]
     summary: DigestSummary
-    ledger: sends.Ledger | None = None  # the period's, while it is sent
 
     def send_period(self, period: Period, subscribers: list[Subscriber], *, counted: bool) -> None:
         """Mail the period's digest to those of `subscribers` it is due to; `counted`: the run's own
@@ -126,38 +126,53 @@ class _Run:
             self.summary.papers, self.summary.subscribers = len(prepared.papers), len(subscribers)
             self.summary.interrupted = sum(s.status == "sending" for s in states.values())
             self.summary.skipped += len(subscribers) - len(due)
-        self.ledger = sends.Ledger(self.engine, self.settings, run_started=self.started,
-                                   resend_interrupted=self.resend_interrupted)
+        shares = run_shares(shares_for(due, processes=self.settings.digest_processes), lambda share, stop, here: self._send_share(prepared, share, stop, here),
+                            should_stop=self.should_stop)
+        for counts in shares:
+            for name in COUNTED:
+                setattr(self.summary, name, getattr(self.summary, name) + counts.get(name, 0))
+        for _ in range(sum(counts.get("done", 0) for counts in shares[1:]) if self.on_subscriber else 0):
+            self.on_subscriber()  # the forked shares' progress, reported when they are done
+
+    def _send_share(self, prepared: _Prepared, subscribers: list[Subscriber], stop_requested: Callable[[], bool],
+                    here: bool) -> dict[str, int]:
+        """Mail `subscribers` their digests on a connection of this process; the counts. `here`:
+        in the run's own process (a forked share reports its progress when it is done)."""
+        if not here:
+            self.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+        counts = dict.fromkeys(COUNTED, 0)
+        ledger = sends.Ledger(self.engine, self.settings, run_started=self.started,
+                              resend_interrupted=self.resend_interrupted)
         try:
-            for subscriber, digest in _digests(self.settings, prepared, due):
-                if self.should_stop():
-                    return
+            for subscriber, digest in _digests(self.settings, prepared, subscribers):
+                if stop_requested():
+                    break
                 if digest is None:
-                    self.summary.empty += 1
+                    counts["empty"] += 1
                 else:
-                    self.send_one(subscriber, digest)
-                if self.on_subscriber:
+                    counts[self._send_one(ledger, subscriber, digest)] += 1
+                if here and self.on_subscriber:
                     self.on_subscriber()
         finally:
-            self.ledger.close()
+            ledger.close()
+        counts["done"] = sum(counts.values())
+        return counts
 
-    def send_one(self, subscriber: Subscriber, digest: Digest) -> None:
-        """Claim, send, mark; a refused mail is recorded for a later run."""
+    def _send_one(self, ledger: sends.Ledger, subscriber: Subscriber, digest: Digest) -> str:
+        """Claim, send, mark; a refused mail is recorded for a later run. Which count it adds to."""
         period = digest.period
-        claim = self.ledger.claim(subscriber.account_id, period, paper_count=digest.total)
+        claim = ledger.claim(subscriber.account_id, period, paper_count=digest.total)
         if claim is None:  # another run claimed it meanwhile
-            self.summary.skipped += 1
-            return
+            return "skipped"
         try:
             self.sender(self.settings, compose.to_message(self.settings, digest))
         except MailError as error:
-            next_at = self.ledger.failed(claim, error=str(error))
-            self.summary.failed += 1
+            next_at = ledger.failed(claim, error=str(error))
             logger.warning("digest %s to %s not sent (attempt %d, next after %s): %s", period.key, subscriber.email,
                            claim.attempt, next_at.isoformat(timespec="seconds"), error)
-            return
-        self.ledger.sent(claim)
-        self.summary.sent += 1
+            return "failed"
+        ledger.sent(claim)
+        return "sent"
 
 
 def preview_digest(settings: Settings, engine: Engine, email: str, *, cadence: str,
