@@ -135,6 +135,9 @@ def test_cross_site_and_tokenless_requests_are_refused(client, mailbox, site):
     assert query_rows(site, "SELECT count(*) FROM library_marks")[0][0] == 0
     assert client.put("/api/v1/me/marks/star/arxiv:2503.11731", headers={"x-csrf-token": csrf},
                       json={"title": "A paper"}).status_code == 204
+    # behind a proxy that does not pass the Host on, the page's origin is PAPERSIFT_PUBLIC_URL's
+    assert client.put("/api/v1/me/marks/read/arxiv:2503.11731", json={},
+                      headers={"x-csrf-token": csrf, "origin": "https://papers.example.org"}).status_code == 204
     assert client.get("/api/v1/me/library").json()["stars"]["arxiv:2503.11731"]["title"] == "A paper"
 
 

@@ -17,6 +17,13 @@ HEADER = "x-csrf-token"
 FIELD = "csrf_token"
 
 
+def _own_hosts(request: Request) -> set[str]:
+    """The site's host as this request reached it and, behind a proxy that does not pass the Host
+    header on, as PAPERSIFT_PUBLIC_URL names it."""
+    public_url = request.app.state.settings.public_url
+    return {request.url.netloc} | ({urlsplit(public_url).netloc} if public_url else set())
+
+
 def csrf_token(request: Request) -> str:
     """The CSRF token pages embed for this session ("" when signed out)."""
     token = session_token(request)
@@ -26,7 +33,7 @@ def csrf_token(request: Request) -> str:
 async def check_csrf(request: Request) -> None:
     """Refuse a cross-site request (Origin of another site) or one without the session's token."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+    if origin and origin != "null" and urlsplit(origin).netloc not in _own_hosts(request):
         raise Forbidden("a request from another site", hint="submit the form from papersift's own page")
     if origin == "null":
         raise Forbidden("a request from an opaque origin", hint="submit the form from papersift's own page")
