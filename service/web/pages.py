@@ -20,7 +20,7 @@ from service.api.search import run_search
 from service.accounts.deps import OptionalAccount
 from service.deps import IndexDep, ReadsDep, SessionDep
 from service.search.filters import make_filters
-from service.web.for_me import order_for_reader
+from service.web.for_me import Order, order_for_reader
 from service.web.render import TEMPLATES, bibtex
 
 router = APIRouter(include_in_schema=False)
@@ -161,14 +161,13 @@ def paper_page(request: Request, paper_id: str, session: SessionDep, reads: Read
 @router.get("/arxiv/{expression}", response_class=HTMLResponse)
 def listing_page(request: Request, expression: str, session: SessionDep, reads: ReadsDep, holder: IndexDep,
                  account: OptionalAccount, day: Annotated[date | None, Query(alias="date")] = None,
-                 order: Annotated[str, Query(pattern="^(default|for-me)$")] = "default") -> HTMLResponse:
+                 order: Order = "default") -> HTMLResponse:
     include, exclude = parse_category_expression(expression)
     listing = listing_for(session, reads, include, exclude, day)
     why = {}
     if order == "for-me" and account is not None:
-        listing.new, why_new = order_for_reader(session, holder, account, listing.new)
-        listing.cross_lists, why_cross = order_for_reader(session, holder, account, listing.cross_lists)
-        why = why_new | why_cross
+        (listing.new, listing.cross_lists), why = order_for_reader(session, holder, account, listing.new,
+                                                                   listing.cross_lists)
     return page(request, "listing.html", listing=listing, order=order, why=why)
 
 
@@ -180,11 +179,11 @@ def venues_page(request: Request, session: SessionDep) -> HTMLResponse:
 @router.get("/venue/{venue}/{year}", response_class=HTMLResponse)
 def venue_page(request: Request, venue: str, year: Annotated[int, Path(ge=1000, le=9999)],
                session: SessionDep, reads: ReadsDep, holder: IndexDep, account: OptionalAccount,
-               order: Annotated[str, Query(pattern="^(default|for-me)$")] = "default") -> HTMLResponse:
+               order: Order = "default") -> HTMLResponse:
     listing = venue_year(venue, year, session, reads, track=None, limit=10_000, offset=0)
     papers, why = listing.results, {}
     if order == "for-me" and account is not None:
-        papers, why = order_for_reader(session, holder, account, papers)
+        (papers,), why = order_for_reader(session, holder, account, papers)
         groups = [("for me", papers)]
     else:
         grouped: dict[str, list] = {}
