@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus
@@ -255,6 +256,38 @@ def _stop(process: subprocess.Popen) -> str:
         return process.communicate()[0]
 
 
+class _LiveOutput:
+    """A process's output read as it is printed, so a test can wait for a line before stopping it."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self._lines.append(line)
+
+    def has(self, text: str) -> bool:
+        return any(text in line for line in list(self._lines))
+
+    def text(self, timeout: float = 90) -> str:
+        """Everything printed, once the process has closed its output."""
+        self._reader.join(timeout)
+        return "".join(self._lines)
+
+
+def _stop_live(process: subprocess.Popen, output: _LiveOutput) -> str:
+    """Ctrl-C a demo whose output a _LiveOutput reads (SIGKILL after 90 s); everything it printed."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return output.text()
+
+
 def _starter_environment(settings, tmp_path, *, arxiv: str, lists: str) -> dict[str, str]:
     environment = dict(os.environ, PAPERSIFT_DATABASE_URL=settings.database_url.get_secret_value(),
                        PAPERSIFT_DATA_DIR=str(settings.data_dir),
@@ -296,6 +329,7 @@ def test_demo_without_a_data_folder_serves_the_first_page_and_fills_as_the_rest_
     process = _demo_process(_starter_environment(
         index_settings, tmp_path, arxiv=f"{starter_server.url}/api/query",
         lists=f"{starter_server.url}/lists/rss/rss2025.json.gz"), port)
+    live = _LiveOutput(process)
     try:
         served = _wait_for(lambda: _browse(port), process)
         # up with the first page alone: the rest of the harvest has not been answered yet
@@ -310,8 +344,10 @@ def test_demo_without_a_data_folder_serves_the_first_page_and_fills_as_the_rest_
                 and venues["total"] == 163 else None
 
         assert _wait_for(filled, process) is not None
+        # the fetch child publishes its last keyword index before it exits; the embedding child follows
+        assert _wait_for(lambda: live.has("demo: starter corpus fetched"), process)
     finally:
-        output = _stop(process)
+        output = _stop_live(process, live)
     assert "demo: no data folder at" in output
     assert f"demo: keyword index of {len(first_page)} papers · serving now" in output, output
     assert f"serving papersift on http://127.0.0.1:{port}" in output
