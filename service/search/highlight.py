@@ -12,8 +12,9 @@ from functools import lru_cache
 from papersift.lexical_schema import STOPWORDS, analyze
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# ASCII bytes that are not word characters (\w: letters, digits, underscore), mapped to spaces.
-_ASCII_NON_WORD = bytes(b if chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(128)) + b" " * 128
+# UTF-8 bytes with the ASCII ones that are not word characters (\w: letters, digits, underscore)
+# mapped to spaces; the bytes of other characters are kept, so the text splits on ASCII separators in C.
+_ASCII_NON_WORD = bytes(b if b >= 128 or chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(256))
 
 
 STEM_CACHE_SIZE = 250_000  # words (about 40 MB); the cache starts over when full
@@ -95,15 +96,12 @@ class Highlighter:
     def marked(self, text: str) -> tuple[str, list[str]]:
         """(`text` HTML-escaped with its matching words in <mark>s, the distinct words that
         matched, lowercased, in order of appearance)."""
-        escaped = html.escape(text)
-        if self._pattern is None:
-            return escaped, []
-        pieces = self._pattern.split(escaped)  # between, word, between, ..., word, between
-        if len(pieces) == 1:
-            return escaped, []
-        marked = [pieces[0]]
-        for i in range(1, len(pieces), 2):
-            marked += ("<mark>", pieces[i], "</mark>", pieces[i + 1])
+        pieces = self._pattern.split(text) if self._pattern is not None else [text]
+        if len(pieces) == 1:  # between, word, between, ..., word, between
+            return html.escape(text), []
+        marked = [html.escape(pieces[0])]
+        for i in range(1, len(pieces), 2):  # a word is letters and digits: nothing to escape
+            marked += ("<mark>", pieces[i], "</mark>", html.escape(pieces[i + 1]))
         return "".join(marked), list(dict.fromkeys(word.lower() for word in pieces[1::2]))
 
     def matches(self, text: str) -> bool:
@@ -112,16 +110,22 @@ class Highlighter:
 
 
 def _distinct_words(text: str) -> set[str]:
-    """The distinct \\w+ words of `text` (ASCII text split in C, faster than the regex)."""
+    """The distinct \\w+ words of `text`: split at ASCII separators in C (faster than the regex over
+    the whole text), then only the pieces holding other characters split by the regex."""
+    pieces = set(text.encode().translate(_ASCII_NON_WORD).decode().split())
     if text.isascii():
-        return set(text.encode().translate(_ASCII_NON_WORD).decode().split())
-    return set(_WORD.findall(text))
+        return pieces
+    words = {piece for piece in pieces if piece.isascii()}
+    for piece in pieces - words:
+        words.update(_WORD.findall(piece))
+    return words
 
 
 @lru_cache(maxsize=1024)
 def _marking_pattern(forms: frozenset[str]) -> re.Pattern:
-    """Any of `forms` as a whole word of escaped text. A word right after `&` or `&#` is the name
-    of an entity the escaping made (`&amp;`, `&#x27;`), never a word of the text."""
+    """Any of `forms` (\\w+ words) as a whole word of the text. The lookahead for their first
+    letters lets the regex engine skip every other position without trying the alternatives."""
     alternatives = "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
-    return re.compile(rf"(?<![\w&])(?<!&#)({alternatives})(?!\w)")
+    first_letters = "".join(sorted({re.escape(form[0]) for form in forms}))
+    return re.compile(rf"(?=[{first_letters}])\b({alternatives})\b")
 
