@@ -70,8 +70,11 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return tuple(float(np.percentile(values, p)) for p in (50, 95, 99))
 
 
+QUERY_KINDS = ("title", "3 title words", "first sentence")
+
+
 def distinct_queries(rows, count: int, seed: int = 11) -> list[str]:
-    """`count` distinct plain-text queries: titles, three title words, first sentences."""
+    """`count` distinct plain-text queries, of the QUERY_KINDS in turn (query i is of kind i % 3)."""
     rng = random.Random(seed)
     clean = lambda q: re.sub(r'["\-:()]|\b(?:OR|AND|NOT)\b', " ", q).strip()  # noqa: E731 - no query syntax
     queries: dict[str, None] = {}
@@ -160,8 +163,11 @@ def start_server(settings: Settings, workers: int | None, env: dict[str, str] | 
     return server, base
 
 
-def http_columns(base: str, queries: list[str], warm: list[str], public_ids: list[str]) -> dict[str, list[float]]:
-    """One client, sequential: distinct hybrid searches, a repeated one, /related, the HTML page."""
+def http_columns(base: str, queries: list[str], page_queries: list[str], warm: list[str],
+                 public_ids: list[str]) -> dict[str, list[float]]:
+    """One client, sequential: distinct hybrid searches (the queries the engines were timed on:
+    this server process has not seen them), a repeated one, /related, the HTML page (other queries
+    of the same mix, so the API's answers cached in the server do not serve it)."""
     import httpx
 
     with httpx.Client(base_url=base, timeout=30) as http:
@@ -174,11 +180,10 @@ def http_columns(base: str, queries: list[str], warm: list[str], public_ids: lis
             response = http.get(path, params=params)
             response.raise_for_status()
 
-        half = len(queries) // 2
-        columns = {"HTTP /api/v1/search": timed(lambda q: get("/api/v1/search", q=q, limit=20), queries[:half])}
-        # The last 50 again, at once: answers from this worker's cache (it holds the newest 256).
-        columns["HTTP search, repeated"] = timed(lambda q: get("/api/v1/search", q=q, limit=20), queries[half - 50:half])
-        columns["HTTP /search (HTML page)"] = timed(lambda q: get("/search", q=q), queries[half:])
+        columns = {"HTTP /api/v1/search": timed(lambda q: get("/api/v1/search", q=q, limit=20), queries)}
+        # The last 50 again, at once: answers from the workers' caches (each holds its newest 256).
+        columns["HTTP search, repeated"] = timed(lambda q: get("/api/v1/search", q=q, limit=20), queries[-50:])
+        columns["HTTP /search (HTML page)"] = timed(lambda q: get("/search", q=q), page_queries)
         columns["HTTP /related"] = timed(lambda p: get(f"/api/v1/papers/{p}/related"), public_ids[50:350])
         return columns
 
@@ -248,9 +253,14 @@ def main() -> None:
             {"ids": [int(i) for i in np.random.default_rng(2).choice(catalog.ids, 400, replace=False)]}).scalars())
     embedder = load_embedder(settings.model, backend=index.manifest.backend, max_tokens=index.manifest.max_tokens,
                              cache_dir=settings.model_cache_dir, threads=1)
-    queries = distinct_queries(rows, args.queries * 3)
-    engine_queries, process_queries, http_queries = (queries[i::3] for i in range(3))
-    vectors = embedder.encode(engine_queries[:200], batch_size=1)
+    # One mix of titles, three title words and first sentences, in turn. Every column times the same
+    # queries (each engine, the in-process search with a fresh query cache, and the server, a
+    # separate process); the HTML page takes as many others of the same mix, and the server is
+    # warmed with others still.
+    queries = distinct_queries(rows, args.queries * 2 + 60)
+    measured, page_queries, warm = (queries[:args.queries], queries[args.queries:2 * args.queries],
+                                    queries[2 * args.queries:])
+    vectors = embedder.encode(measured[:200], batch_size=1)
 
     reads = ReadPool(db.url.render_as_string(hide_password=False))
 
@@ -258,18 +268,18 @@ def main() -> None:
     print(f"corpus: {catalog.count:,} papers, {index.manifest.count:,} vectors ({index.manifest.index_type}"
           + (f", efSearch {index.manifest.ef_search}, recall@10 {index.manifest.measured_recall_at_10}"
              if index.manifest.index_type == "hnsw" else "") + f"); encoder {embedder.backend}, 1 thread; "
-          f"{len(engine_queries)} distinct queries per column")
-    bare = bare_engines(settings, catalog, index, embedder, reads, engine_queries, vectors)
+          f"{len(measured)} distinct queries (titles, title words, first sentences) per column")
+    bare = bare_engines(settings, catalog, index, embedder, reads, measured, vectors)
     for _ in range(2):  # warm tantivy's and the page cache's pages
-        in_process(catalog, index, embedder, reads, process_queries[:30])
+        in_process(catalog, index, embedder, reads, measured[:30])
     columns = dict(bare)
-    columns["in process: hybrid search"] = in_process(catalog, index, embedder, reads, process_queries)
+    columns["in process: hybrid search"] = in_process(catalog, index, embedder, reads, measured)
     bare_p95 = sum(percentiles(samples)[1] for samples in bare.values())
     notes = {"in process: hybrid search": f"{percentiles(columns['in process: hybrid search'])[1] / bare_p95:.2f} × bare"}
     if not args.no_http:
         server, base = start_server(settings, args.workers)
         try:
-            http = http_columns(base, http_queries, process_queries[30:90], public_ids)
+            http = http_columns(base, measured, page_queries, warm, public_ids)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -284,15 +294,19 @@ def main() -> None:
             f"floor p95 ≤ 30: {'ok' if percentiles(http['HTTP /search (HTML page)'])[1] <= 30 else 'MISSED'}")
     notes["faiss"] = f"{index.manifest.index_type}, top {SEMANTIC_CANDIDATES}"
     print_table(f"{catalog.count:,} papers (bare engines summed p95: {bare_p95:.2f} ms)", columns, notes)
+    by_kind = {f"{label} · {kind}": columns[column][start::3]
+               for column, label in (("in process: hybrid search", "in process"), ("HTTP /api/v1/search", "HTTP"))
+               if column in columns for start, kind in enumerate(QUERY_KINDS)}
+    print_table("in process and HTTP by kind of query", by_kind)
     if args.synthetic:
         real = dict(zip(*index.vectors_of(catalog.ids)))
         big_catalog, big_index = synthetic_corpus(settings, rows, real, args.synthetic)
         big_vectors = vectors
-        big = bare_engines(settings, big_catalog, big_index, embedder, reads, engine_queries, big_vectors)
+        big = bare_engines(settings, big_catalog, big_index, embedder, reads, measured, big_vectors)
         big.pop("row fetch (20)")
         big["in process: hybrid (no rows)"] = timed(
             lambda q: SearchEngine(big_catalog, big_index, QueryEncoder(embedder)).search(SearchRequest(q=q, limit=20)),
-            process_queries)
+            measured)
         print_table(f"synthetic {big_catalog.count:,} papers ({big_index.manifest.index_type}, efSearch "
                     f"{big_index.manifest.ef_search}, recall@10 {big_index.manifest.measured_recall_at_10})", big)
 
