@@ -12,8 +12,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import openai
-
 from papersift.errors import LlmNotConfigured, ModelUnavailable
 from papersift.settings import Settings
 
@@ -31,6 +29,8 @@ class ChatClient:
         self.model = settings.llm_model
         self.timeout = settings.llm_timeout_seconds
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else NO_KEY
+        import openai  # here, with a model configured: the package costs every process ~14 MB and 0.7 s
+
         self._client = openai.OpenAI(base_url=settings.llm_base_url, api_key=key,
                                      timeout=settings.llm_timeout_seconds, max_retries=settings.llm_retries)
 
@@ -63,6 +63,8 @@ class ChatClient:
 
     @contextmanager
     def _errors(self):
+        import openai  # imported by __init__ already
+
         try:
             yield
         except openai.APITimeoutError:

@@ -9,7 +9,6 @@ import time
 
 from sqlalchemy import Engine, select
 
-from indexer.harvest.arxiv_api import ArxivApiClient, harvest_arxiv, ids_harvest
 from papersift.errors import HarvestFailed
 from papersift.models import Paper
 from papersift.settings import Settings
@@ -29,7 +28,7 @@ class ArxivFetcher:
             "harvest_retries": 0,
             "harvest_timeout_seconds": min(settings.harvest_timeout_seconds, FETCH_TIMEOUT_SECONDS),
         })
-        self._client = ArxivApiClient(self.settings, page_size=100)
+        self._client = None  # made at the first fetch: the harvester imports the `arxiv` package (~13 MB)
         self._lock = threading.Lock()
         self._unknown: dict[str, float] = {}
 
@@ -41,8 +40,11 @@ class ArxivFetcher:
         missing = [p for p in wanted if p not in _stored(engine, wanted)]
         if not missing:
             return []
+        from indexer.harvest.arxiv_api import ArxivApiClient, harvest_arxiv, ids_harvest
+
         try:
             with self._lock:
+                self._client = self._client or ArxivApiClient(self.settings, page_size=100)
                 harvest_arxiv(self.settings, engine, ids_harvest([p.removeprefix("arxiv:") for p in missing]),
                               client=self._client)
         except HarvestFailed as error:
