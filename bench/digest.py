@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import multiprocessing
 import io
+import multiprocessing
 import os
 import resource
 import shutil

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from indexer.copy_format import EncodedRow, encode_row
-from papersift.child_process import exit_with_parent
 from indexer.records import PaperRecord, RawRecord, Reject
+from papersift.child_process import exit_with_parent
 
 # One per core, up to two.
 DEFAULT_PROCESSES = min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0

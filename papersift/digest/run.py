@@ -4,6 +4,7 @@ sending it."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -126,13 +127,14 @@ class _Run:
             self.summary.papers, self.summary.subscribers = len(prepared.papers), len(subscribers)
             self.summary.interrupted = sum(s.status == "sending" for s in states.values())
             self.summary.skipped += len(subscribers) - len(due)
-        shares = run_shares(shares_for(due, processes=self.settings.digest_processes), lambda share, stop, here: self._send_share(prepared, share, stop, here),
-                            should_stop=self.should_stop)
+        shares = run_shares(shares_for(due, processes=self.settings.digest_processes),
+                            functools.partial(self._send_share, prepared), should_stop=self.should_stop)
         for counts in shares:
             for name in COUNTED:
                 setattr(self.summary, name, getattr(self.summary, name) + counts.get(name, 0))
-        for _ in range(sum(counts.get("done", 0) for counts in shares[1:]) if self.on_subscriber else 0):
-            self.on_subscriber()  # the forked shares' progress, reported when they are done
+        if self.on_subscriber:  # the forked shares' progress, reported when they are done
+            for _ in range(sum(counts.get("done", 0) for counts in shares[1:])):
+                self.on_subscriber()
 
     def _send_share(self, prepared: _Prepared, subscribers: list[Subscriber], stop_requested: Callable[[], bool],
                     here: bool) -> dict[str, int]:
