@@ -105,6 +105,19 @@ def resolve_backend(settings: Settings, engine: Engine, backend: str, *,
                           sample, echo=echo)
 
 
+def prepare_embedder(settings: Settings, engine: Engine, *, backend: str | None = None,
+                     echo: Callable[[str], object] = logger.info) -> str | None:
+    """Choose the backend (`auto`: measured once per CPU) and build the exported model it needs,
+    so the next embed starts at once; None when there are no papers to measure `auto` on yet."""
+    backend = backend or settings.embedding_backend
+    if backend == "auto" and not sample_papers(engine):
+        return None
+    backend = resolve_backend(settings, engine, backend, echo=echo)
+    load_embedder(settings.model, backend=backend, max_tokens=settings.embedding_max_tokens,
+                  cache_dir=settings.model_cache_dir, calibration_texts=calibration_texts(engine))
+    return backend
+
+
 def sample_papers(engine: Engine, limit: int = 64) -> list[tuple[str, str]]:
     """(title, abstract) of a fixed sample of real papers: the first published ones with a full abstract."""
     with engine.connect() as connection:

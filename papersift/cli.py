@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -196,12 +197,7 @@ def index_command(
     from indexer.pipeline import update_indexes
 
     settings = _settings(ctx)
-    if backend is not None:
-        from papersift.embedding import BACKENDS
-
-        if backend not in ("auto", *BACKENDS):
-            typer.echo(f"error: --backend {backend!r} is not one of auto, {', '.join(BACKENDS)}", err=True)
-            raise typer.Exit(EXIT_USAGE)
+    if _checked_backend(backend) is not None:
         settings = settings.model_copy(update={"embedding_backend": backend})
 
     def report_catalog(catalog) -> None:
@@ -225,6 +221,39 @@ def index_command(
     if built.mode == "kept":
         typer.echo("index: the published index (another embedding space) keeps serving until every "
                    "paper has a vector in the new one; run `papersift index` again to continue", err=True)
+
+
+@app.command("prepare-embedder")
+def prepare_embedder_command(
+    ctx: typer.Context,
+    backend: Annotated[str | None, typer.Option(help="embedding backend (default: "
+                                                "PAPERSIFT_EMBEDDING_BACKEND, auto)")] = None,
+) -> None:
+    """Choose the embedding backend (auto: measured once per CPU on the stored papers) and export
+    the model it needs, so the next `papersift index` starts embedding at once."""
+    from indexer.pipeline import prepare_embedder
+
+    settings = _settings(ctx)
+    started = time.perf_counter()
+    try:
+        chosen = prepare_embedder(settings, _engine(settings), backend=_checked_backend(backend), echo=typer.echo)
+    except PapersiftError as error:
+        raise _fail(error) from None
+    if chosen is None:
+        typer.echo("prepare-embedder: no papers with abstracts to measure the backends on yet · nothing done")
+        return
+    typer.echo(f"prepare-embedder: {settings.model} ready on {chosen} at {settings.embedding_max_tokens} tokens "
+               f"· {time.perf_counter() - started:.1f} s · {settings.model_cache_dir}")
+
+
+def _checked_backend(backend: str | None) -> str | None:
+    """--backend as given, or a usage error naming the choices."""
+    from papersift.embedding import BACKENDS
+
+    if backend is not None and backend not in ("auto", *BACKENDS):
+        typer.echo(f"error: --backend {backend!r} is not one of auto, {', '.join(BACKENDS)}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    return backend
 
 
 @app.command("serve")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -50,22 +51,33 @@ def _demo(ctx: typer.Context, settings: Settings, *, host: str, port: int, serve
         upgrade_schema(make_engine(settings))
     except PapersiftError as error:
         raise _fail(error) from None
-    if harvest:
-        _demo_harvest(settings, harvest)
-    else:
-        folder = read_data_folder(settings.shared_data)
-        if not folder.is_usable:
-            _say_what_the_starter_fetches(settings)
-            if serve_site:
-                _serve_while_fetching(ctx, settings, host=host, port=port)
-            else:
-                _fetch_then_index(ctx, settings)
+    preparation = DemoChildren(settings)  # the model export and backend choice, beside the import
+    try:
+        if harvest:
+            _demo_harvest(settings, harvest)
+        else:
+            folder = read_data_folder(settings.shared_data)
+            if not folder.is_usable:
+                _say_what_the_starter_fetches(settings)
+                if serve_site:
+                    _serve_while_fetching(ctx, settings, preparation, host=host, port=port)
+                else:
+                    _fetch_then_index(ctx, settings)
+                return
+            _demo_import(settings, folder, on_papers=lambda: _start_preparing(preparation))
+        if not serve_site:
+            index_command(ctx, rebuild=False)
             return
-        _demo_import(settings, folder)
-    if not serve_site:
-        index_command(ctx, rebuild=False)
-        return
-    _serve_while_indexing(ctx, settings, host=host, port=port)
+        _serve_while_indexing(ctx, settings, host=host, port=port)
+    finally:
+        preparation.stop()
+
+
+def _start_preparing(preparation: DemoChildren) -> None:
+    """Export the embedding model and make the `auto` backend choice (about a minute, once per
+    machine) in a child while the rest is imported, so embedding starts as soon as the site is up."""
+    child = preparation.start("prepare-embedder")
+    typer.echo(f"demo: preparing the embedding model in the background (pid {child.pid})")
 
 
 def _serve_while_indexing(ctx: typer.Context, settings: Settings, *, host: str, port: int) -> None:
@@ -118,7 +130,8 @@ def _fetch_then_index(ctx: typer.Context, settings: Settings) -> None:
         raise typer.Exit(outcome.exit_code)
 
 
-def _serve_while_fetching(ctx: typer.Context, settings: Settings, *, host: str, port: int) -> None:
+def _serve_while_fetching(ctx: typer.Context, settings: Settings, preparation: DemoChildren, *,
+                          host: str, port: int) -> None:
     """Fetch the starter corpus in a child process that publishes the keyword index after its
     first page and as the rest arrive; serve as soon as a keyword index is published, and embed
     (another child) when the fetch ends. A fetch that ends before any paper arrived ends the demo
@@ -136,6 +149,7 @@ def _serve_while_fetching(ctx: typer.Context, settings: Settings, *, host: str, 
             raise typer.Exit(fetch.returncode or HarvestFailed.exit_code)
         typer.echo(f"demo: keyword index of {manifest.count:,} papers · serving now; the rest arrive "
                    f"in the background (pid {fetch.pid}), then embedding and vector indexing")
+        _start_preparing(preparation)
 
         def report(code: int, child: subprocess.Popen) -> None:
             ended = ("fetched" if code in (0, 1) else
@@ -165,9 +179,9 @@ def _first_keyword_index(settings: Settings, fetch: subprocess.Popen):
     return published()
 
 
-def _demo_import(settings: Settings, folder: DataFolder) -> None:
+def _demo_import(settings: Settings, folder: DataFolder, *, on_papers: Callable[[], object]) -> None:
     """Import the parts the data folder has; a file (or folder) unchanged since its last import is
-    skipped."""
+    skipped. `on_papers` is called once, after the first part (the database holds papers then)."""
     from indexer.files import fingerprint
     from indexer.runs import last_success_cursor, remember_in_cursor
     from indexer.sources.arxiv_snapshot import iter_raw_snapshot
@@ -185,9 +199,12 @@ def _demo_import(settings: Settings, folder: DataFolder) -> None:
         previous = last_success_cursor(engine, source=source, target=target) or {}
         if previous.get("fingerprint") == stamp:
             typer.echo(f"import {source}: {path.name} unchanged since its last import · skipped")
-            continue
-        summary = _run_import(settings, source, target, read(path))
-        remember_in_cursor(engine, summary.run_id, fingerprint=stamp)
+        else:
+            summary = _run_import(settings, source, target, read(path))
+            remember_in_cursor(engine, summary.run_id, fingerprint=stamp)
+        if on_papers is not None:
+            on_papers()
+            on_papers = None
 
 
 def _demo_harvest(settings: Settings, categories: list[str]) -> None:

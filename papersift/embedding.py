@@ -111,11 +111,13 @@ def load_embedder(
 
     export_dir = cache_dir / export.cache_key(model, path)
     if backend in ("onnx", "onnx-int8"):
-        onnx_file = export.optimized_onnx(path, export_dir)
-        if backend == "onnx-int8":
-            onnx_file = export.quantize_onnx_dynamic(onnx_file)
+        with export.cache_lock(cache_dir):
+            onnx_file = export.optimized_onnx(path, export_dir)
+            if backend == "onnx-int8":
+                onnx_file = export.quantize_onnx_dynamic(onnx_file)
         return runtime.OnnxEmbedder(space, path, onnx_file, backend=backend, threads=threads)
-    ir_file = export.export_openvino_int8(path, export_dir, calibration_texts, max_tokens=max_tokens)
+    with export.cache_lock(cache_dir):
+        ir_file = export.export_openvino_int8(path, export_dir, calibration_texts, max_tokens=max_tokens)
     return runtime.OpenVinoEmbedder(space, path, ir_file, threads=threads)
 
 

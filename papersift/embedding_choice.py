@@ -58,6 +58,15 @@ def choose_backend(
     if _cuda_visible():
         echo("embedding backend auto → torch-cuda: a CUDA device is visible")
         return "torch-cuda"
+    from papersift.embedding_export import cache_lock
+
+    with cache_lock(cache_dir):  # another process measuring now: wait, then take its choice
+        return _choose_locked(model, cache_dir, max_tokens, sample_texts, force=force, echo=echo,
+                              candidates=candidates)
+
+
+def _choose_locked(model: str, cache_dir: Path, max_tokens: int, sample_texts: list[tuple[str, str]], *,
+                   force: bool, echo: Callable[[str], object], candidates: Sequence[str] | None) -> str:
     flags = cpu_flags()
     choices = _load_choices(cache_dir)
     key = _entry_key(model, max_tokens)

@@ -6,15 +6,19 @@ length (see embedding_runtime), so there is no padding to mask, and attention ru
 the layer norms and GELU; the graph gives torch's vectors. int8 quantizes the weight MatMuls
 dynamically per channel (per-tensor weights lose ~6 % cosine on this model). OpenVINO's NNCF
 quantization calibrates on the masked export (ids, mask, token types).
-Each file is written to a temporary name and renamed, so readers never see half of one.
+Each file is written to a temporary name and renamed, so readers never see half of one, and one
+process at a time builds them (`cache_lock`: a demo's preparing child, the indexer and a starting
+server may ask at once; the others wait, then find the files built).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +26,30 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+LOCK_FILE = ".lock"
+
+_held = threading.local()
+
+
+@contextmanager
+def cache_lock(cache_dir: Path) -> Iterator[None]:
+    """Hold the model cache folder exclusively (an advisory file lock, released if the process
+    dies); re-entrant on one thread, so a backend measurement can load the exports it needs."""
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
 
 
 def cache_key(model: str, path: Path | str) -> str:

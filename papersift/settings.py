@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         "the background while the old index serves.",
     )
     embed_publish_seconds: float = Field(
-        default=60.0, ge=0,
+        default=30.0, ge=0,
         description="During a first embed, publish the growing vector index this often (five times "
         "less often once it is past PAPERSIFT_INDEX_EXACT_MAX vectors), newest papers first.",
     )

@@ -52,6 +52,8 @@ def test_demo_indexes_then_a_second_run_skips_what_did_not_change_and_serves(ind
     assert "import arxiv-snapshot: read 60 · inserted 60" in first.output
     assert "import paperlists: read 163 · inserted 163" in first.output
     assert "index: embedded 223" in first.output
+    assert first.output.index("demo: preparing the embedding model in the background") < first.output.index(
+        "import paperlists: read 163")  # beside the import
 
     again = Cli(settings)("demo", "--no-serve")
     assert again.exit_code == 0, again.output

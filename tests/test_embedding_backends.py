@@ -168,3 +168,32 @@ def test_choose_backend_caches_its_choice_per_cpu_and_remeasures_when_flags_chan
     assert measured == ["torch", "onnx-int8"] * 2
     recorded = json.loads((model_cache / "embedding-choice.json").read_text())[f"{MODEL}|128"]
     assert recorded["cpu_flags"] == ["avx2", "avx512_vnni", "avx512f"]
+
+
+_CHOOSE_IN_A_PROCESS = """
+import json, sys
+from pathlib import Path
+from papersift import embedding_choice
+measured = []
+measure = embedding_choice._measure
+def spy(*args):
+    measured.append(args[3])
+    return measure(*args)
+embedding_choice._measure = spy
+backend = embedding_choice.choose_backend(sys.argv[1], Path(sys.argv[2]), 64, json.loads(sys.argv[3]),
+                                          echo=lambda line: None, candidates=["onnx-int8"])
+print(json.dumps({"backend": backend, "measured": measured}))
+"""
+
+
+def test_two_processes_choosing_at_once_measure_and_export_once(papers, tmp_path):
+    cache = tmp_path / "models"
+    arguments = [sys.executable, "-c", _CHOOSE_IN_A_PROCESS, MODEL, str(cache), json.dumps(papers[:8])]
+    both = [subprocess.Popen(arguments, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [json.loads(process.communicate(timeout=600)[0]) for process in both]
+    assert all(process.returncode == 0 for process in both)
+
+    assert sorted(len(result["measured"]) for result in results) == [0, 2]  # one measured, one waited
+    assert results[0]["backend"] == results[1]["backend"]
+    embedder = load_embedder(MODEL, backend="onnx-int8", cache_dir=cache, max_tokens=64)
+    assert embedder.encode(["a sentence"]).shape == (1, 384)

@@ -60,6 +60,26 @@ def test_index_publishes_a_manifest_and_a_second_run_embeds_nothing(indexed, ind
     assert "keyword index unchanged" in again.output and "twins:" not in again.output  # nothing to link
 
 
+def test_prepare_embedder_makes_the_choice_so_the_next_index_only_embeds(index_settings, shared_data):
+    cli = Cli(index_settings)
+    empty = cli("prepare-embedder")
+    assert empty.exit_code == 0, empty.output
+    assert "no papers with abstracts to measure the backends on yet · nothing done" in empty.output
+
+    assert cli("import", "arxiv-snapshot", shared_data / "arxiv" / SAMPLE).exit_code == 0
+    prepared = cli("prepare-embedder")
+    assert prepared.exit_code == 0, prepared.output
+    tokens = index_settings.embedding_max_tokens
+    chosen = cached_choice(index_settings.model, index_settings.model_cache_dir, tokens)
+    assert chosen is not None
+    assert f"prepare-embedder: all-MiniLM-L6-v2 ready on {chosen} at {tokens} tokens" in prepared.output
+    assert cli("prepare-embedder", "--backend", "fp8").exit_code == 2
+
+    indexed = cli("index")
+    assert indexed.exit_code == 0, indexed.output
+    assert "index: embedded 200 · " in indexed.output and read_manifest(index_settings.index_dir).backend == chosen
+
+
 def test_changed_text_is_reembedded_and_new_papers_are_added_incrementally(indexed, index_settings,
                                                                             shared_data, engine, tmp_path):
     lines = _lines(shared_data)
