@@ -318,11 +318,14 @@ def rss_mib(pid: int) -> float:
 
 
 def worker_pids(pid: int) -> list[int]:
-    """The serving processes: the server itself with one worker, else its spawned workers."""
+    """The serving processes: the server itself with one worker, else its workers (forked: the
+    server's own command line; spawned by multiprocessing: spawn_main)."""
     children = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         children += [int(child) for child in (task / "children").read_text().split()]
-    workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    server = Path(f"/proc/{pid}/cmdline").read_bytes()
+    workers = [c for c in children
+               if (command := Path(f"/proc/{c}/cmdline").read_bytes()) == server or b"spawn_main" in command]
     return workers or [pid]
 
 
@@ -347,6 +350,10 @@ def worker_memory_report(pid: int) -> list[str]:
         first = memories[0]["rss"]
         together = sum(m["pss"] for m in memories)
         extra = (together / first - 1) * 100
+        supervisor = memory_kib(pid)  # holds the pages the workers share, and its own
+        lines.append(f"the serving process itself (pid {pid}): RSS {supervisor['rss'] / 1024:.0f} MiB, "
+                     f"PSS {supervisor['pss'] / 1024:.0f} MiB, private {supervisor['private'] / 1024:.0f} MiB; "
+                     f"with the workers, sum of PSS {(together + supervisor['pss']) / 1024:.0f} MiB")
         lines.append(f"all {len(memories)} workers together (sum of PSS) {together / 1024:.0f} MiB = "
                      f"{extra:+.0f} % over one worker's RSS; the second worker's private memory is "
                      f"{memories[1]['private'] / first * 100:.0f} % of the first's RSS "

@@ -265,10 +265,6 @@ def serve(
                                                 "core); they share the indexes through the page cache")] = None,
 ) -> None:
     """Serve the web UI and the REST API (refuses an outdated schema)."""
-    import uvicorn
-
-    from service.app import create_app
-
     settings = _settings(ctx)
     try:
         _engine(settings).dispose()
@@ -284,9 +280,15 @@ def serve(
     typer.echo(f"serving papersift on http://{host}:{port}"
                + (f" with {workers} workers" if workers > 1 else ""), err=True)
     if workers == 1:
+        import uvicorn
+
+        from service.app import create_app
+
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
         return
-    _serve_workers(host, port, workers)
+    if code := _serve_workers(settings, host, port, workers):
+        typer.echo("error: serve: the workers kept failing (see the log above)", err=True)
+        raise typer.Exit(code)
 
 
 def default_workers() -> int:
@@ -297,17 +299,33 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _serve_workers(host: str, port: int, workers: int) -> None:
-    """Several uvicorn workers; their metrics are summed through PROMETHEUS_MULTIPROC_DIR (a fresh
-    folder unless one is set)."""
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Several workers forked from this process once it has imported the app and loaded the query
+    encoder, so they share both (service/prefork.py); their metrics are summed through
+    PROMETHEUS_MULTIPROC_DIR (a fresh folder unless one is set). The exit code: 0 after a stop."""
+    import functools
     import tempfile
 
     import uvicorn
 
     with tempfile.TemporaryDirectory(prefix="papersift-metrics-") as metrics_dir:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
-        uvicorn.run("service.app:create_app_from_environment", factory=True, workers=workers,
-                    host=host, port=port, log_level="warning")
+        _metrics_across_processes()
+        from service.app import create_app
+        from service.prefork import serve_forked
+        from service.search.runtime import preload_query_encoder
+
+        config = uvicorn.Config(functools.partial(create_app, settings), factory=True, host=host, port=port,
+                                log_level="warning")
+        return serve_forked(config, workers, preload=lambda: preload_query_encoder(settings))
+
+
+def _metrics_across_processes() -> None:
+    """prometheus_client picks where metric values live when it is imported; if this process
+    imported it before PROMETHEUS_MULTIPROC_DIR was set, pick again so the workers share files."""
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None:
+        values.ValueClass = values.get_value_class()
 
 
 from papersift.cli_demo import register as register_demo_command  # noqa: E402

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -200,3 +201,48 @@ def test_serve_with_several_workers_sums_their_request_metrics(settings):
     assert "with 2 workers" in stderr
     assert metric(body, "papersift_http_request_duration_seconds_count",
                   method="GET", route="/healthz", status="200") == 11
+
+
+def _workers_of(pid: int) -> set[int]:
+    """The child processes of `pid` (the serve command's forked workers)."""
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {**os.environ, "PAPERSIFT_DATABASE_URL": settings.database_url.get_secret_value(),
+                   "PAPERSIFT_DATA_DIR": str(settings.data_dir)}
+    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen([sys.executable, "-m", "papersift.cli", "serve", "--port", str(port),
+                                "--workers", "2"], env=environment, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.3)
+        workers = _workers_of(process.pid)
+        assert len(workers) == 2  # forked by the serve process itself
+
+        killed = min(workers)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (_workers_of(process.pid) & workers) != workers - {killed} or len(_workers_of(process.pid)) < 2:
+            assert time.monotonic() < deadline, _workers_of(process.pid)
+            time.sleep(0.1)
+        replaced = _workers_of(process.pid)
+        for _ in range(10):  # both workers answer, the new one included
+            assert httpx.get(f"{base}/healthz", timeout=5, headers={"Connection": "close"}).status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 0, stderr
+    assert f"worker {killed} ended (signal SIGKILL); starting another" in stderr
+    assert not any(Path(f"/proc/{pid}").exists() for pid in replaced)  # stopped with the parent

@@ -22,6 +22,26 @@ from service.search.semantic import QueryEncoder
 
 logger = logging.getLogger(__name__)
 
+PRELOADABLE_BACKENDS = ("onnx", "onnx-int8")  # run on their caller's thread: safe to fork after loading
+_preloaded: dict[tuple[str, str, int], object] = {}
+
+
+def preload_query_encoder(settings: Settings) -> None:
+    """Load the published index's query encoder in a process about to fork its workers
+    (service/prefork.py), so they share its weights instead of each loading a copy. Only backends
+    that start no threads of their own; any problem is left for the workers to report."""
+    from papersift.vector_index import read_manifest
+
+    manifest = read_manifest(settings.index_dir)
+    if manifest is None or manifest.backend not in PRELOADABLE_BACKENDS:
+        return
+    try:
+        _preloaded[(settings.model, manifest.backend, manifest.max_tokens)] = load_embedder(
+            settings.model, backend=manifest.backend, max_tokens=manifest.max_tokens,
+            cache_dir=settings.model_cache_dir, threads=1)
+    except PapersiftError as error:
+        logger.warning("query encoder not preloaded (each worker will try): %s", error)
+
 
 class SearchRuntime:
     """The catalog, the vector index and a query encoder that matches the index's embedding space
@@ -73,9 +93,9 @@ class SearchRuntime:
         with self._lock:
             if key not in self._encoders and key not in self._encoder_problems:
                 try:
-                    embedder = load_embedder(self.settings.model, backend=manifest.backend,
-                                             max_tokens=manifest.max_tokens,
-                                             cache_dir=self.settings.model_cache_dir, threads=1)
+                    embedder = _preloaded.pop((self.settings.model, *key), None) or load_embedder(
+                        self.settings.model, backend=manifest.backend, max_tokens=manifest.max_tokens,
+                        cache_dir=self.settings.model_cache_dir, threads=1)
                     encoder = QueryEncoder(embedder)
                     encoder.encode("warm up")
                     self._encoders[key] = encoder
