@@ -275,7 +275,8 @@ def serve(
     # idle OpenMP threads spin on the cores other requests need); set before faiss loads anywhere.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # glibc gives each thread of the request pool its own malloc arena; two keep a worker's private
-    # memory (what each extra worker adds) small. Read when a process starts, so it reaches the workers.
+    # memory (what each extra worker adds) small. The variable is read when a process starts (a child
+    # process, the forked workers: see service/prefork.py, which sets it in this process).
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     typer.echo(f"serving papersift on http://{host}:{port}"
                + (f" with {workers} workers" if workers > 1 else ""), err=True)

@@ -13,6 +13,7 @@ onnxruntime thread pool): the encoder runs on its caller's thread, and faiss is 
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
@@ -24,6 +25,7 @@ import uvicorn
 
 logger = logging.getLogger(__name__)
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter
 RESTARTS_PER_MINUTE = 5  # more worker deaths than this in a minute: stop instead of looping
 STOP_SECONDS = 30.0
 
@@ -33,6 +35,7 @@ def serve_forked(config: uvicorn.Config, workers: int, *, preload: Callable[[], 
     1 when workers kept dying."""
     config.workers = 1  # each child serves on its own; this process only supervises
     sock = config.bind_socket()
+    _limit_malloc_arenas()
     preload()
     gc.collect()
     gc.freeze()
@@ -67,6 +70,19 @@ def serve_forked(config: uvicorn.Config, workers: int, *, preload: Callable[[], 
             signal.signal(sig, handler)
         sock.close()
     return 1 if len(deaths) > RESTARTS_PER_MINUTE else 0
+
+
+def _limit_malloc_arenas() -> None:
+    """glibc reads MALLOC_ARENA_MAX only when a process starts, and forked workers start as copies of
+    this one: apply it here (mallopt M_ARENA_MAX), so the workers' request threads share that many
+    malloc arenas instead of one each (each arena keeps its own free memory)."""
+    limit = os.environ.get("MALLOC_ARENA_MAX")
+    if not limit or not limit.isdigit():
+        return
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, int(limit))
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _fork_worker(config: uvicorn.Config, sock, handlers: dict) -> int:
