@@ -213,7 +213,7 @@ def _write_batch(engine: Engine, run_id: int, batch: _Batch, counts: RunCounts, 
         turn.committed = True
     finally:
         turn.done.set()
-    logger.info(
+    logger.debug(  # the progress bar and the run's summary line say this on the console
         "batch: %d records, %d rejects (inserted %d, updated %d, unchanged %d)",
         batch.size - len(batch.rejects), len(batch.rejects), written.inserted, written.updated,
         written.unchanged + batch.unchanged,

@@ -201,6 +201,20 @@ def test_unpublished_papers_never_come_back(indexed, client_for, index_settings,
     assert [r["id"] for r in second["results"]][:2] == [r["id"] for r in first["results"]][1:]
 
 
+def test_related_papers_stay_complete_when_more_than_the_spare_ones_are_hidden(indexed, client_for,
+                                                                               index_settings, engine):
+    from service.api.papers import RELATED_SPARE
+
+    with client_for(index_settings) as client:
+        first = [r["id"] for r in client.get("/api/v1/papers/arxiv:0704.0001/related",
+                                             params={"limit": 10}).json()["results"]]
+        hidden = first[:RELATED_SPARE + 1]  # more than the spare cards read past the limit
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE papers SET is_published = false WHERE public_id = ANY(:ids)"), {"ids": hidden})
+        second = client.get("/api/v1/papers/arxiv:0704.0001/related", params={"limit": 3}).json()
+    assert [r["id"] for r in second["results"]] == first[RELATED_SPARE + 1:RELATED_SPARE + 4]
+
+
 def test_service_swaps_in_a_new_index_without_a_failed_request(indexed, client_for, index_settings,
                                                                shared_data, tmp_path):
     failures, done = [], threading.Event()

@@ -24,6 +24,7 @@ from service.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["papers"])
+RELATED_SPARE = 3  # cards read past the wanted number of related papers
 
 
 def twin_public(paper: Paper) -> TwinPublic | None:
@@ -119,7 +120,13 @@ def nearest_papers(reads: ReadPool, index, paper, *, limit: int) -> list[Related
     scores, ids = index.search(vector, limit + 10)
     ranked = [(int(i), float(s)) for i, s in zip(ids.tolist(), scores.tolist())
               if i >= 0 and i not in (paper.id, paper.twin_id)]
-    cards = load_cards(reads, [i for i, _ in ranked])
+    # The cards of the first few past `limit` are read (each row costs ~50 µs); the rest only when
+    # some of those are not shown (a preprint its venue twin stands for, one unpublished meanwhile).
+    first = limit + RELATED_SPARE
+    cards = load_cards(reads, [i for i, _ in ranked[:first]])
+    shown = [i for i, _ in ranked[:first] if i in cards and cards[i].searchable]
+    if len(shown) < limit and len(ranked) > first:
+        cards.update(load_cards(reads, [i for i, _ in ranked[first:]]))
     return [cards[i].public(RelatedPaperPublic, score=round(s, 4))
             for i, s in ranked if i in cards and cards[i].searchable][:limit]
 
