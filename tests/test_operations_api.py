@@ -171,7 +171,8 @@ def test_a_request_id_is_echoed_and_on_the_requests_log_records(client_for, json
 
 
 # -- several workers -----------------------------------------------------------------------------
-def test_serve_with_several_workers_sums_their_request_metrics(settings):
+def _serve_two_workers(settings) -> tuple[subprocess.Popen, str]:
+    """`papersift serve --workers 2` on a free port, once it answers; (process, base URL)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -182,15 +183,21 @@ def test_serve_with_several_workers_sums_their_request_metrics(settings):
                                 "--workers", "2"], env=environment, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=5)
+            return process, base
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"the server did not start: {process.communicate()[1]}") from None
+            time.sleep(0.3)
+
+
+def test_serve_with_several_workers_sums_their_request_metrics(settings):
+    process, base = _serve_two_workers(settings)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=5)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.3)
         for _ in range(10):  # a new connection each time, taken by either worker
             assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         body = httpx.get(f"{base}/metrics", timeout=5).text
@@ -209,24 +216,8 @@ def _workers_of(pid: int) -> set[int]:
 
 
 def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(settings):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    environment = {**os.environ, "PAPERSIFT_DATABASE_URL": settings.database_url.get_secret_value(),
-                   "PAPERSIFT_DATA_DIR": str(settings.data_dir)}
-    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen([sys.executable, "-m", "papersift.cli", "serve", "--port", str(port),
-                                "--workers", "2"], env=environment, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
+    process, base = _serve_two_workers(settings)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=5)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.3)
         workers = _workers_of(process.pid)
         assert len(workers) == 2  # forked by the serve process itself
 
