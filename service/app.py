@@ -11,8 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from papersift.db import check_schema_current, head_revision, make_engine, make_sessionmaker
-from papersift.log import configure_logging
-from papersift.settings import Settings, get_settings
+from papersift.settings import Settings
 from service.api import admin, browse, index, llm, me, operations, papers, recommend, search
 from service.api import subscriptions as subscriptions_api
 from service.errors import install_error_handlers, install_security_headers
@@ -89,9 +88,3 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(RequestObservation, metrics=app.state.metrics)  # outermost: sees every request
     return app
 
-
-def create_app_from_environment() -> FastAPI:
-    """The app of one worker of `papersift serve --workers N` (settings from the environment)."""
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    return create_app(settings)

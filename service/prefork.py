@@ -26,6 +26,7 @@ import uvicorn
 logger = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RESTARTS_PER_MINUTE = 5  # more worker deaths than this in a minute: stop instead of looping
 STOP_SECONDS = 30.0
 
@@ -39,7 +40,7 @@ def serve_forked(config: uvicorn.Config, workers: int, *, preload: Callable[[], 
     preload()
     gc.collect()
     gc.freeze()
-    children: dict[int, float] = {}
+    children: set[int] = set()
     deaths: list[float] = []
     stopping = False
 
@@ -47,13 +48,13 @@ def serve_forked(config: uvicorn.Config, workers: int, *, preload: Callable[[], 
         nonlocal stopping
         stopping = True
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
     try:
         for _ in range(workers):
-            children[_fork_worker(config, sock, previous)] = time.monotonic()
+            children.add(_fork_worker(config, sock))
         while not stopping:
             for pid, status in _reap(children):
-                children.pop(pid, None)
+                children.discard(pid)
                 deaths.append(time.monotonic())
                 deaths[:] = [t for t in deaths if t > time.monotonic() - 60]
                 logger.error("worker %d ended (%s); %s", pid, _describe(status),
@@ -62,7 +63,7 @@ def serve_forked(config: uvicorn.Config, workers: int, *, preload: Callable[[], 
                 if len(deaths) > RESTARTS_PER_MINUTE:
                     stopping = True
                     break
-                children[_fork_worker(config, sock, previous)] = time.monotonic()
+                children.add(_fork_worker(config, sock))
             time.sleep(0.2)
         _stop_all(children)
     finally:
@@ -85,7 +86,7 @@ def _limit_malloc_arenas() -> None:
         pass
 
 
-def _fork_worker(config: uvicorn.Config, sock, handlers: dict) -> int:
+def _fork_worker(config: uvicorn.Config, sock) -> int:
     """A child that serves and then leaves with os._exit: it must never unwind into the parent's
     stack (a demo's clean-up would run twice)."""
     pid = os.fork()
@@ -93,7 +94,7 @@ def _fork_worker(config: uvicorn.Config, sock, handlers: dict) -> int:
         return pid
     code = 0
     try:
-        for sig in handlers:
+        for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)  # uvicorn installs its own, and restores these after
         server = uvicorn.Server(config)
         server.run(sockets=[sock])
@@ -106,7 +107,7 @@ def _fork_worker(config: uvicorn.Config, sock, handlers: dict) -> int:
         os._exit(code)
 
 
-def _reap(children: dict[int, float]) -> list[tuple[int, int]]:
+def _reap(children: set[int]) -> list[tuple[int, int]]:
     """(pid, wait status) of the workers that have ended (only ours: a demo's other children are
     its own to wait for)."""
     ended = []
@@ -120,14 +121,14 @@ def _reap(children: dict[int, float]) -> list[tuple[int, int]]:
     return ended
 
 
-def _stop_all(children: dict[int, float]) -> None:
+def _stop_all(children: set[int]) -> None:
     """SIGTERM every worker, wait for them; SIGKILL those still running after STOP_SECONDS."""
     for pid in children:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
     while children and time.monotonic() < deadline:
         for pid, _ in _reap(children):
-            children.pop(pid, None)
+            children.discard(pid)
         time.sleep(0.05)
     for pid in children:
         _signal(pid, signal.SIGKILL)
