@@ -133,11 +133,11 @@ def test_highlighting_equals_the_word_by_word_reference_on_real_abstracts(corpus
         words = _WORD.findall(row.abstract) or ["none"]
         stems = query_stems([words[i] for i in rng.integers(len(words), size=3)] + ["network", "model"])
         for text in (row.title, row.abstract, row.abstract.replace(" ", " & ", 3)):
-            assert Highlighter(stems, [text]).marked(text) == orm_highlight(text, stems)
+            assert Highlighter(stems).marked(text) == orm_highlight(text, stems)
 
 
 def test_a_page_highlighted_together_equals_each_text_alone(corpus):
-    """A result page's texts share one Highlighter (words stemmed once, one regex): each text
+    """A result page's texts share one Highlighter (each word judged once a page): each text
     comes out as the word-by-word reference marks it, entities and non-ASCII text included."""
     rows = query_rows(corpus, "SELECT title, abstract FROM papers ORDER BY id DESC LIMIT 200")
     rng = np.random.default_rng(9)
@@ -146,7 +146,7 @@ def test_a_page_highlighted_together_equals_each_text_alone(corpus):
         texts = [t for r in page for t in (r.title, r.abstract.replace(" ", " &amp; <b> ", 2), "naïve Über-dying _lsdir")]
         words = _WORD.findall(" ".join(texts))
         stems = query_stems([words[i] for i in rng.integers(len(words), size=6)] + ["amp", "die", "naive", "lsdir"])
-        marker = Highlighter(stems, texts)
+        marker = Highlighter(stems)
         for text in texts:
             expected, matched = orm_highlight(text, stems)
             assert marker.marked(text) == (expected, matched)

@@ -152,8 +152,7 @@ def render_results(reads: ReadPool, outcome: SearchOutcome, *, explain: bool) ->
     cards = load_cards(reads, [r.id for r in outcome.results])
     shown = [(ranked, cards[ranked.id]) for ranked in outcome.results
              if ranked.id in cards and cards[ranked.id].is_published]  # else removed since the catalog was built
-    texts = [text for _, card in shown for text in (card.title, card.abstract, *(card.authors if explain else ()))]
-    marker = Highlighter(query_stems(outcome.parsed.terms), texts)
+    marker = Highlighter(query_stems(outcome.parsed.terms))
     results = []
     for ranked, card in shown:
         title, title_words = marker.marked(card.title)

@@ -12,9 +12,6 @@ from functools import lru_cache
 from papersift.lexical_schema import STOPWORDS, analyze
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# UTF-8 bytes with the ASCII ones that are not word characters (\w: letters, digits, underscore)
-# mapped to spaces; the bytes of other characters are kept, so the text splits on ASCII separators in C.
-_ASCII_NON_WORD = bytes(b if b >= 128 or chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(256))
 
 
 STEM_CACHE_SIZE = 250_000  # words (about 40 MB); the cache starts over when full
@@ -72,22 +69,17 @@ def query_stems(terms: list[str]) -> frozenset[str]:
 
 
 class Highlighter:
-    """Marks the words of the given texts whose index term is one of `stems`. The distinct words
-    of all the texts are stemmed once; the ones that match become one regex that runs over each
-    escaped text in C, instead of a Python step per word."""
+    """Marks the words whose index term is one of `stems`, for one page of results.
 
-    def __init__(self, stems: frozenset[str], texts: Iterable[str]) -> None:
-        forms: frozenset[str] = frozenset()
-        if stems:
-            # English stemming rewrites at most a word's last three letters (y→i, -ational→-ate,
-            # dying→die), so only a word that starts like a stem minus those can stem to it (a
-            # word with letters ASCII folding changes is always checked).
-            starts = tuple({stem[:max(1, len(stem) - 3)] for stem in stems})
-            candidates = [word for word in _distinct_words("\n".join(texts))
-                          if not word.isascii() or word.lower().lstrip("_").startswith(starts)]
-            forms = frozenset(word for word, term in _STEMS.of(candidates).items() if term in stems)
-        self._forms = forms
-        self._pattern = _marking_pattern(forms) if forms else None
+    English stemming rewrites at most a word's last three letters (y→i, -ational→-ate,
+    dying→die), so only a word that starts like a stem minus those can stem to it. One regex finds
+    those candidates in C; only they are stemmed (through the shared cache), each once a page. A
+    text with non-ASCII letters has every word checked (ASCII folding changes those)."""
+
+    def __init__(self, stems: frozenset[str]) -> None:
+        self._candidates = _candidate_pattern(stems) if stems else None
+        self._stems = stems
+        self._verdicts: dict[str, bool] = {}  # word → whether it matches
 
     def mark(self, text: str) -> str:
         """`text` HTML-escaped, its matching words in <mark>s."""
@@ -96,36 +88,48 @@ class Highlighter:
     def marked(self, text: str) -> tuple[str, list[str]]:
         """(`text` HTML-escaped with its matching words in <mark>s, the distinct words that
         matched, lowercased, in order of appearance)."""
-        pieces = self._pattern.split(text) if self._pattern is not None else [text]
-        if len(pieces) == 1:  # between, word, between, ..., word, between
+        if self._candidates is None:
             return html.escape(text), []
-        marked = [html.escape(pieces[0])]
-        for i in range(1, len(pieces), 2):  # a word is letters and digits: nothing to escape
-            marked += ("<mark>", pieces[i], "</mark>", html.escape(pieces[i + 1]))
-        return "".join(marked), list(dict.fromkeys(word.lower() for word in pieces[1::2]))
+        pieces = (self._candidates if text.isascii() else _ANY_WORD).split(text)  # between, word, between, ...
+        if len(pieces) == 1:
+            return html.escape(text), []
+        verdicts = self._judged(pieces[1::2])
+        marked: list[str] = []
+        matched: dict[str, None] = {}
+        between = pieces[0]
+        for i in range(1, len(pieces), 2):
+            word = pieces[i]
+            if verdicts[word]:  # a word is letters and digits: nothing to escape
+                marked += (html.escape(between), "<mark>", word, "</mark>")
+                matched[word.lower()] = None
+                between = pieces[i + 1]
+            else:
+                between += word + pieces[i + 1]
+        marked.append(html.escape(between))
+        return "".join(marked), list(matched)
 
     def matches(self, text: str) -> bool:
         """Whether any word of `text` matches."""
-        return not self._forms.isdisjoint(_distinct_words(text))
+        return bool(self.marked(text)[1])
+
+    def _judged(self, words: list[str]) -> dict[str, bool]:
+        verdicts = self._verdicts
+        new = [word for word in words if word not in verdicts]
+        if new:
+            stems = self._stems
+            verdicts.update((word, term in stems) for word, term in _STEMS.of(new).items())
+        return verdicts
 
 
-def _distinct_words(text: str) -> set[str]:
-    """The distinct \\w+ words of `text`: split at ASCII separators in C (faster than the regex over
-    the whole text), then only the pieces holding other characters split by the regex."""
-    pieces = set(text.encode().translate(_ASCII_NON_WORD).decode().split())
-    if text.isascii():
-        return pieces
-    words = {piece for piece in pieces if piece.isascii()}
-    for piece in pieces - words:
-        words.update(_WORD.findall(piece))
-    return words
+_ANY_WORD = re.compile(r"(\w+)")
 
 
 @lru_cache(maxsize=1024)
-def _marking_pattern(forms: frozenset[str]) -> re.Pattern:
-    """Any of `forms` (\\w+ words) as a whole word of the text. The lookahead for their first
-    letters lets the regex engine skip every other position without trying the alternatives."""
-    alternatives = "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
-    first_letters = "".join(sorted({re.escape(form[0]) for form in forms}))
-    return re.compile(rf"(?=[{first_letters}])\b({alternatives})\b")
-
+def _candidate_pattern(stems: frozenset[str]) -> re.Pattern:
+    """A whole word (leading underscores aside) that starts like one of `stems` minus its last
+    three letters, in any case, captured. The lookahead for the starts' first letters lets the
+    regex engine skip every other position without trying the alternatives."""
+    starts = sorted({stem[:max(1, len(stem) - 3)] for stem in stems}, key=len, reverse=True)
+    first_letters = "".join(sorted({re.escape(start[0]) for start in starts} | {"_"}))
+    alternatives = "|".join(map(re.escape, starts))
+    return re.compile(rf"(?=[{first_letters}])\b(_*(?:{alternatives})\w*)", re.IGNORECASE)
