@@ -130,6 +130,23 @@ def in_process(catalog, index, embedder, reads, queries, mode="hybrid") -> list[
     return timed(one, queries)
 
 
+def print_engine_floor(bare: dict[str, list[float]]) -> None:
+    """What the engines alone cost per distinct query (the first queries, which every bare column
+    timed): the least latency a search can have (the encoder overlaps BM25; faiss and the row
+    fetch follow), and the most searches per second this machine's cores could serve if nothing
+    but the engines ran (no HTTP, fusion, highlights or load generator)."""
+    n = min(len(samples) for samples in bare.values())
+    encoder, bm25, faiss_ms, rows = (np.asarray(bare[c][:n]) for c in
+                                     ("query encoder", "tantivy BM25", "faiss", "row fetch (20)"))
+    path = np.maximum(encoder, bm25) + faiss_ms + rows
+    cpu = float(np.mean(encoder + bm25 + faiss_ms + rows))
+    cores = len(os.sched_getaffinity(0))
+    print(f"\nengines alone, per distinct query ({n} queries): critical path (max(encoder, BM25) + faiss + rows) "
+          f"p50 {np.percentile(path, 50):.2f} / p95 {np.percentile(path, 95):.2f} ms; work {cpu:.2f} ms "
+          f"(mean of encoder + BM25 + faiss + rows) → at most {cores * 1000 / cpu:.0f} searches/s on "
+          f"{cores} cores with nothing else running")
+
+
 def print_table(title: str, rows: dict[str, list[float]], notes: dict[str, str] | None = None) -> None:
     print(f"\n{title}")
     header = f"{'':<28} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  note"
@@ -298,6 +315,7 @@ def main() -> None:
                for column, label in (("in process: hybrid search", "in process"), ("HTTP /api/v1/search", "HTTP"))
                if column in columns for start, kind in enumerate(QUERY_KINDS)}
     print_table("in process and HTTP by kind of query", by_kind)
+    print_engine_floor(bare)
     if args.synthetic:
         real = dict(zip(*index.vectors_of(catalog.ids)))
         big_catalog, big_index = synthetic_corpus(settings, rows, real, args.synthetic)
