@@ -3,6 +3,7 @@ a generation, and several workers answer alike. Real corpus, real model, Postgre
 
 from __future__ import annotations
 
+import gc
 import html
 import json
 import os
@@ -193,6 +194,25 @@ def test_a_repeated_search_is_served_from_the_cache_with_the_same_answer(client)
     again = client.get("/api/v1/search", params={**params, "q": "  multilingual   instruction tuning "}).json()
     assert "cached" not in first["timings_ms"] and "cached" in again["timings_ms"]
     assert without_timings({**again, "query": first["query"]}) == without_timings(first)
+
+
+def test_a_repeated_search_page_renders_the_same_from_its_cached_text(client):
+    """The HTML page (explanations, highlights, twins, facets) from a cached answer, which is kept
+    as JSON text, equals the page first rendered, but for the time it took."""
+    params = {"q": "language models for code generation"}
+    took = re.compile(r'<span class="took">[^<]*</span>')
+    first = client.get("/search", params=params)
+    again = client.get("/search", params=params)
+    assert first.status_code == again.status_code == 200
+    assert "Why this result" in first.text and "<mark>" in first.text
+    assert took.sub("", again.text) == took.sub("", first.text)
+
+
+def test_cached_answers_are_text_that_the_cycle_collector_does_not_walk(client):
+    client.get("/search", params={"q": "graph neural networks for molecules"})
+    client.get("/api/v1/search", params={"q": "reinforcement learning from human feedback", "explain": True})
+    cached = list(client.app.state.search.results._items.values())
+    assert cached and not any(gc.is_tracked(answer) for answer in cached)
 
 
 def test_a_new_generation_empties_the_cache(index_settings, cli, client_for, shared_data):

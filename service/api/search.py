@@ -103,7 +103,8 @@ def run_search(runtime, *, q: str, filters, mode: str = "hybrid", sort: str = "r
         cached = runtime.results.get(key)
         if cached is not None:
             took = round((time.perf_counter() - started) * 1000, 2)
-            return cached.model_copy(update={"query": q, "took_ms": took, "timings_ms": {"cached": took}})
+            return SearchResponse.model_validate_json(cached).model_copy(
+                update={"query": q, "took_ms": took, "timings_ms": {"cached": took}})
     if runtime.fetcher is not None and asked:
         notices += runtime.fetcher.fetch(runtime.db, asked)
     with runtime.compute:  # one search computes at a time in a worker: no GIL ping-pong between them
@@ -125,7 +126,7 @@ def run_search(runtime, *, q: str, filters, mode: str = "hybrid", sort: str = "r
         timings_ms=outcome.timings, notices=notices + outcome.notices,
     )
     if key is not None:
-        runtime.results.put(key, response)
+        runtime.results.put(key, response.model_dump_json())  # text: nothing for the cycle collector to walk
     return response
 
 
