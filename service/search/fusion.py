@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.ma  # noqa: F401 - np.unique imports it on first use: 42 ms of the first search, here at startup
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,11 @@ class Highlighter:
 
     def matches(self, text: str) -> bool:
         """Whether any word of `text` matches."""
-        return bool(self.marked(text)[1])
+        if self._candidates is None:
+            return False
+        words = (self._candidates if text.isascii() else _ANY_WORD).findall(text)
+        verdicts = self._judged(words)
+        return any(verdicts[word] for word in words)
 
     def _judged(self, words: list[str]) -> dict[str, bool]:
         verdicts = self._verdicts
