@@ -77,10 +77,10 @@ def _answer(request: Request, body: SearchBody) -> Response:
     filters = make_filters(source=body.source, category=body.category, venue=body.venue, track=body.track,
                            year_from=body.year_from, year_to=body.year_to, date_from=body.date_from,
                            date_to=body.date_to)
-    response = run_search(request.app.state.search, q=body.q, filters=filters, mode=body.mode,
-                          sort=body.sort, limit=body.limit, offset=body.offset, explain=body.explain,
-                          translate=body.translate)
-    return Response(content=response.model_dump_json(), media_type="application/json")
+    response, text = _search(request.app.state.search, q=body.q, filters=filters, mode=body.mode,
+                             sort=body.sort, limit=body.limit, offset=body.offset, explain=body.explain,
+                             translate=body.translate)
+    return Response(content=text or response.model_dump_json(), media_type="application/json")
 
 
 def run_search(runtime, *, q: str, filters, mode: str = "hybrid", sort: str = "relevance",
@@ -89,6 +89,14 @@ def run_search(runtime, *, q: str, filters, mode: str = "hybrid", sort: str = "r
     another script is searched by its English translation when `translate` (and a language model)
     allows. Answers are cached per worker for the loaded generations, except for queries that ask
     for papers by id (those may fetch a paper on demand and say so)."""
+    return _search(runtime, q=q, filters=filters, mode=mode, sort=sort, limit=limit, offset=offset,
+                   explain=explain, translate=translate)[0]
+
+
+def _search(runtime, *, q: str, filters, mode: str, sort: str, limit: int, offset: int, explain: bool,
+            translate: bool) -> tuple[SearchResponse, str | None]:
+    """run_search's answer, and its JSON when a new answer was cached (so the API sends the text
+    it made for the cache instead of serializing the answer twice)."""
     started = time.perf_counter()
     translation = translate_query(runtime.settings, runtime.db, q) if translate else None
     translation = translation or Translation(None)
@@ -104,7 +112,7 @@ def run_search(runtime, *, q: str, filters, mode: str = "hybrid", sort: str = "r
         if cached is not None:
             took = round((time.perf_counter() - started) * 1000, 2)
             return SearchResponse.model_validate_json(cached).model_copy(
-                update={"query": q, "took_ms": took, "timings_ms": {"cached": took}})
+                update={"query": q, "took_ms": took, "timings_ms": {"cached": took}}), None
     if runtime.fetcher is not None and asked:
         notices += runtime.fetcher.fetch(runtime.db, asked)
     with runtime.compute:  # one search computes at a time in a worker: no GIL ping-pong between them
@@ -125,9 +133,11 @@ def run_search(runtime, *, q: str, filters, mode: str = "hybrid", sort: str = "r
         facets=Facets(**outcome.facets), took_ms=round((time.perf_counter() - started) * 1000, 2),
         timings_ms=outcome.timings, notices=notices + outcome.notices,
     )
-    if key is not None:
-        runtime.results.put(key, response.model_dump_json())  # text: nothing for the cycle collector to walk
-    return response
+    if key is None:
+        return response, None
+    text = response.model_dump_json()
+    runtime.results.put(key, text)  # text: nothing for the cycle collector to walk
+    return response, text
 
 
 def _asked_ids(q: str) -> list[str]:

@@ -90,7 +90,7 @@ class Highlighter:
         matched, lowercased, in order of appearance)."""
         if self._candidates is None:
             return html.escape(text), []
-        pieces = (self._candidates if text.isascii() else _ANY_WORD).split(text)  # between, word, between, ...
+        pieces = self._words_to_judge(text).split(text)  # between, word, between, ...
         if len(pieces) == 1:
             return html.escape(text), []
         verdicts = self._judged(pieces[1::2])
@@ -112,11 +112,17 @@ class Highlighter:
         """Whether any word of `text` matches."""
         if self._candidates is None:
             return False
-        words = (self._candidates if text.isascii() else _ANY_WORD).findall(text)
+        words = self._words_to_judge(text).findall(text)
         verdicts = self._judged(words)
         return any(verdicts[word] for word in words)
 
+    def _words_to_judge(self, text: str) -> re.Pattern:
+        """The regex capturing the words of `text` that may match: the candidates, or every word
+        of a text with non-ASCII letters."""
+        return self._candidates if text.isascii() else _ANY_WORD
+
     def _judged(self, words: list[str]) -> dict[str, bool]:
+        """Whether each word matches, by word (the page's new words stemmed in one call)."""
         verdicts = self._verdicts
         new = [word for word in words if word not in verdicts]
         if new:
