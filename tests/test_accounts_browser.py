@@ -55,13 +55,23 @@ def new_device(browser):
     return page
 
 
-def star_result(page, site: str, query: str, nth: int) -> str:
-    """Star the nth result of a search; its paper id."""
+def star_result(page, site: str, query: str, nth: int, signed_in: bool = False) -> str:
+    """Star the nth result of a search; its paper id. Signed in, wait until the account has the star."""
     page.goto(f"{site}/search?q={query}")
     card = page.locator("article.paper").nth(nth)
-    card.locator(".star").click()
+    toggle_star(page, card, signed_in)
     expect(card.locator(".star")).to_have_text("★")
     return card.get_attribute("data-id")
+
+
+def toggle_star(page, card, signed_in: bool) -> None:
+    """Click a card's star; signed in, until the account has answered (another device reads it next)."""
+    if not signed_in:
+        card.locator(".star").click()
+        return
+    with page.expect_response(lambda response: "/api/v1/me/marks/star/" in response.url) as sent:
+        card.locator(".star").click()
+    assert sent.value.ok
 
 
 def sign_in(page, site: str, mailbox: Mailbox) -> None:
@@ -95,11 +105,11 @@ def test_one_library_on_every_device(browser, site, mailbox):
     assert starred_ids(phone, site, 2) == {laptop_star, phone_star}
     assert starred_ids(laptop, site, 2) == {laptop_star, phone_star}
 
-    third = star_result(laptop, site, "reinforcement+learning", 0)
+    third = star_result(laptop, site, "reinforcement+learning", 0, signed_in=True)
     assert starred_ids(phone, site, 3) == {laptop_star, phone_star, third}
     phone.goto(f"{site}/search?q=reinforcement+learning")
     expect(phone.locator(f'article.paper[data-id="{third}"] .star')).to_have_text("★")
-    phone.locator(f'article.paper[data-id="{third}"] .star').click()  # unstarred on the phone
+    toggle_star(phone, phone.locator(f'article.paper[data-id="{third}"]'), signed_in=True)  # unstarred on the phone
     expect(phone.locator("#star-count")).to_have_text("2")
     assert starred_ids(laptop, site, 2) == {laptop_star, phone_star}
 
